@@ -1,1 +1,5 @@
-export {}
+export type * from './api.ts'
+export { StoreError } from './io/store/errors.ts'
+export { parseStoreKey, storeKey, storePrefix } from './io/store/keys.ts'
+export { MemoryStore } from './io/store/memory-store.ts'
+export type * from './io/store/types.ts'

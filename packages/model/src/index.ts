@@ -1,1 +1,3 @@
-export * from './resources/meta.ts'
+export * from './net/index.ts'
+export * from './resources/index.ts'
+export * from './selector/index.ts'

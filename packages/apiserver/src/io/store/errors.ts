@@ -1,0 +1,10 @@
+import { CodedError } from '@calilab/kit'
+import type { StoreErrorCode } from './types.ts'
+
+export class StoreError extends CodedError {
+  declare readonly code: StoreErrorCode
+  constructor(data: { code: StoreErrorCode; message: string; key?: string; [k: string]: unknown }) {
+    super(data)
+    this.name = 'StoreError'
+  }
+}
