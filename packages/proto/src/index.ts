@@ -1,1 +1,41 @@
-export {}
+export { isProtoError, ProtoError, type ProtoErrorCode } from './core/errors.ts'
+export {
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeFrame,
+  encodeOnce,
+  FRAME_HEADER_BYTES,
+  Framer,
+  type FramerOptions,
+  type FramerResult,
+  packMessage,
+  unpackMessage,
+} from './core/frame.ts'
+export {
+  type ClientHello,
+  type ErrorMessage,
+  type EventsMessage,
+  type GoneMessage,
+  matchesPrefixes,
+  type PingMessage,
+  type PongMessage,
+  parseWatchClientMessage,
+  parseWatchServerMessage,
+  type ServerHello,
+  type SnapshotMessage,
+  type SyncedMessage,
+  snapshotMessages,
+  WATCH_SNAPSHOT_CHUNK,
+  WATCH_STREAM_VERSION,
+  type WatchClientMessage,
+  type WatchEvent,
+  type WatchEventType,
+  type WatchItem,
+  type WatchServerMessage,
+} from './core/watch-stream.ts'
+export {
+  connectInternalStream,
+  type InternalStreamClient,
+  type InternalStreamClientInit,
+  type InternalStreamHandler,
+  type InternalStreamState,
+} from './io/internal-stream-client.ts'

@@ -1,1 +1,2 @@
-export {}
+export * from './cidr.ts'
+export * from './ipv4.ts'

@@ -1,0 +1,26 @@
+/**
+ * `npm run bench [-- NAME...]`: runs the benchmarks, prints their numbers and writes them to
+ * docs/BENCHMARKS.md.
+ */
+import { printResult, writeSection, type BenchResult } from './report.ts'
+
+const BENCHES: Record<string, () => Promise<BenchResult>> = {
+  apiserver: async () => (await import('./apiserver.ts')).benchApiServer(),
+  up: async () => (await import('./up.ts')).benchUp(),
+}
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
+const names = wanted.length ? wanted : Object.keys(BENCHES)
+for (const n of names) {
+  const b = BENCHES[n]
+  if (!b) {
+    process.stderr.write(`unknown benchmark "${n}" (known: ${Object.keys(BENCHES).join(', ')})\n`)
+    process.exit(2)
+  }
+  process.stdout.write(`running ${n}...\n`)
+  const r = await b()
+  printResult(r)
+  writeSection('docs/BENCHMARKS.md', r)
+}
+process.stdout.write('\nwritten to docs/BENCHMARKS.md\n')
+process.exit(0)
