@@ -244,8 +244,16 @@ const cases: Case[] = [
   ['constructor contains ""', none, false],
   ['has(constructor)', { constructor: 'c' }, true],
   // lab examples
-  ["projectcalico.org/orchestrator == 'k8s' && app == 'database'", { 'projectcalico.org/orchestrator': 'k8s', app: 'database' }, true],
-  ["projectcalico.org/orchestrator == 'k8s' && app == 'database'", { 'projectcalico.org/orchestrator': 'k8s', app: 'summary' }, false],
+  [
+    "projectcalico.org/orchestrator == 'k8s' && app == 'database'",
+    { 'projectcalico.org/orchestrator': 'k8s', app: 'database' },
+    true,
+  ],
+  [
+    "projectcalico.org/orchestrator == 'k8s' && app == 'database'",
+    { 'projectcalico.org/orchestrator': 'k8s', app: 'summary' },
+    false,
+  ],
   ['internet-egress not in {"allowed"}', { app: 'summary' }, true],
   ['internet-egress not in {"allowed"}', { 'internet-egress': 'allowed' }, false],
   ['route-reflector == "true"', { 'route-reflector': 'true' }, true],

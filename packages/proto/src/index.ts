@@ -10,6 +10,7 @@ export {
   packMessage,
   unpackMessage,
 } from './core/frame.ts'
+export * from './core/typha.ts'
 export {
   type ClientHello,
   type ErrorMessage,
@@ -39,3 +40,19 @@ export {
   type InternalStreamHandler,
   type InternalStreamState,
 } from './io/internal-stream-client.ts'
+export {
+  createKubeClient,
+  type KubeClient,
+  KubeClientError,
+  type KubeClientInit,
+  type KubeList,
+  type KubeStatus,
+  type KubeWatch,
+  type KubeWatchEvent,
+  type ListQuery,
+  type PatchKind,
+  type RawResponse,
+  type RequestOpts,
+  resourcePath,
+  type WatchQuery,
+} from './io/kube-client.ts'

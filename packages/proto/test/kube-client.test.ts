@@ -31,7 +31,7 @@ t.test('resourcePath builds core, group, namespaced and subresource paths', (t) 
 })
 
 t.test('requests carry the right method, query, content type and body; errors carry the Status', async (t) => {
-  const seen: { method?: string; url?: string; ct?: string; body: string }[] = []
+  const seen: { method: string | undefined; url: string | undefined; ct: string | undefined; body: string }[] = []
   const s = await server((req, res) => {
     let body = ''
     req.on('data', (d) => (body += d))

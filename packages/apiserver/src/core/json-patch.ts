@@ -1,19 +1,29 @@
 /** JSON patch (RFC 6902) with JSON pointers (RFC 6901). Pure. */
-import { ApiError, apiErrors } from './status.ts'
+
 import { deepClone, deepEqual, isObject } from './json.ts'
+import { ApiError, apiErrors } from './status.ts'
 
 /**
  * A patch that parses but cannot be applied: 422 Invalid, as kube-apiserver answers when
  * evanphx/json-patch fails to apply (a malformed patch is 400 BadRequest).
  */
 function unprocessable(message: string): ApiError {
-  return new ApiError({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'Invalid', code: 422 })
+  return new ApiError({
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason: 'Invalid',
+    code: 422,
+  })
 }
 
 /** Splits a JSON pointer into unescaped tokens; `''` is the whole document. */
 export function parseJsonPointer(pointer: string): string[] {
   if (pointer === '') return []
-  if (!pointer.startsWith('/')) throw new Error(`JSON pointer must be empty or start with "/": ${JSON.stringify(pointer)}`)
+  if (!pointer.startsWith('/'))
+    throw new Error(`JSON pointer must be empty or start with "/": ${JSON.stringify(pointer)}`)
   return pointer
     .slice(1)
     .split('/')
@@ -32,7 +42,9 @@ interface OpContext {
 }
 
 function fail(c: OpContext, why: string): ApiError {
-  return unprocessable(`json patch ${c.op} operation ${c.index} on path ${JSON.stringify(c.path)} does not apply: ${why}`)
+  return unprocessable(
+    `json patch ${c.op} operation ${c.index} on path ${JSON.stringify(c.path)} does not apply: ${why}`,
+  )
 }
 
 /** Resolves all tokens but the last; returns the container and the last token. */
@@ -121,7 +133,8 @@ export function jsonPatch(target: unknown, ops: unknown): unknown {
     }
     const needFrom = (): string[] => {
       const from = raw['from']
-      if (typeof from !== 'string') throw apiErrors.badRequest(`json patch operation ${index} (${op} ${path}): missing "from"`)
+      if (typeof from !== 'string')
+        throw apiErrors.badRequest(`json patch operation ${index} (${op} ${path}): missing "from"`)
       return pointer(from, 'from')
     }
     switch (op) {

@@ -57,11 +57,13 @@ const POD_STATUS: PatchSchema = s({
 
 const POD_TEMPLATE_SPEC: PatchSchema = s({ metadata: nested(OBJECT_META), spec: nested(POD_SPEC) })
 
-const withMeta = (fields: Record<string, FieldPatchMeta>): PatchSchema => s({ metadata: nested(OBJECT_META), ...fields })
+const withMeta = (fields: Record<string, FieldPatchMeta>): PatchSchema =>
+  s({ metadata: nested(OBJECT_META), ...fields })
 
 const statusWithConditions = nested(s({ conditions }))
 
-const WORKLOAD_SPEC = (extra: Record<string, FieldPatchMeta> = {}) => nested(s({ template: nested(POD_TEMPLATE_SPEC), ...extra }))
+const WORKLOAD_SPEC = (extra: Record<string, FieldPatchMeta> = {}) =>
+  nested(s({ template: nested(POD_TEMPLATE_SPEC), ...extra }))
 
 /** Root schemas by `group/Kind` (`/Pod` for the core group). */
 export const STRATEGIC_SCHEMAS: Readonly<Record<string, PatchSchema>> = {

@@ -53,7 +53,7 @@ function isSpace(c: number): boolean {
 function describe(src: string, pos: number): string {
   if (pos >= src.length) return 'end of selector'
   const ch = src[pos] as string
-  return `'${ch}'`
+  return ch < ' ' ? JSON.stringify(ch) : `'${ch}'`
 }
 
 class Parser {

@@ -66,7 +66,7 @@ export interface WatchQuery {
   accept?: string
 }
 
-export interface WatchEvent<T = KubeObject> {
+export interface KubeWatchEvent<T = KubeObject> {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'
   object: T
 }
@@ -109,7 +109,7 @@ export interface KubeClient {
   update<T = KubeObject>(path: string, obj: unknown): Promise<T>
   patch<T = KubeObject>(path: string, body: unknown, type?: PatchKind): Promise<T>
   delete<T = KubeObject>(path: string, body?: unknown): Promise<T>
-  watch<T = KubeObject>(path: string, q: WatchQuery, onEvent: (e: WatchEvent<T>) => void): KubeWatch
+  watch<T = KubeObject>(path: string, q: WatchQuery, onEvent: (e: KubeWatchEvent<T>) => void): KubeWatch
   close(): void
 }
 
@@ -213,7 +213,7 @@ export function createKubeClient(init: KubeClientInit): KubeClient {
     update: (path, obj) => json('PUT', path, body(obj)),
     patch: (path, patchBody, type = 'merge') => json('PATCH', path, body(patchBody, PATCH_TYPES[type])),
     delete: (path, delBody) => json('DELETE', path, delBody === undefined ? {} : body(delBody)),
-    watch<T>(path: string, q: WatchQuery, onEvent: (e: WatchEvent<T>) => void): KubeWatch {
+    watch<T>(path: string, q: WatchQuery, onEvent: (e: KubeWatchEvent<T>) => void): KubeWatch {
       const { accept, ...rest } = q
       const full = withQuery(path, { ...rest, watch: true })
       let req: http.ClientRequest | undefined
@@ -255,7 +255,7 @@ export function createKubeClient(init: KubeClientInit): KubeClient {
               buf = buf.slice(i + 1)
               if (line) {
                 try {
-                  onEvent(JSON.parse(line) as WatchEvent<T>)
+                  onEvent(JSON.parse(line) as KubeWatchEvent<T>)
                 } catch (err) {
                   settle({ error: err as Error })
                   req?.destroy()
