@@ -30,7 +30,10 @@ t.test('empty document means the default', async (t) => {
 })
 
 t.test('partial document is filled with defaults', async (t) => {
-  const r = validateTopology({ apiserver: { port: 0 }, hosts: [{ name: 'c', role: 'control', nodeIP: '198.19.0.9', endpoint: '127.0.2.9' }] })
+  const r = validateTopology({
+    apiserver: { port: 0 },
+    hosts: [{ name: 'c', role: 'control', nodeIP: '198.19.0.9', endpoint: '127.0.2.9' }],
+  })
   t.ok(r.ok)
   if (!r.ok) return
   t.equal(r.topology.apiserver.port, 0)

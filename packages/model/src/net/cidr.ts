@@ -73,14 +73,14 @@ export function cidrLast(c: Cidr): number {
 /** True when `inner` (an address, a dotted quad or a CIDR) lies inside `outer`. */
 export function cidrContains(outer: Cidr | string, inner: Cidr | string | number): boolean {
   const o = toCidr(outer)
-  if (typeof inner === 'number') return ((inner & prefixMask(o.prefix)) >>> 0) === o.network
+  if (typeof inner === 'number') return (inner & prefixMask(o.prefix)) >>> 0 === o.network
   if (typeof inner === 'string' && inner.indexOf('/') < 0) {
     const ip = tryParseIPv4(inner)
     if (ip === undefined) throw new NetParseError('NET_BAD_IP', inner, `invalid IPv4 address: ${JSON.stringify(inner)}`)
-    return ((ip & prefixMask(o.prefix)) >>> 0) === o.network
+    return (ip & prefixMask(o.prefix)) >>> 0 === o.network
   }
   const i = toCidr(inner)
-  return i.prefix >= o.prefix && ((i.network & prefixMask(o.prefix)) >>> 0) === o.network
+  return i.prefix >= o.prefix && (i.network & prefixMask(o.prefix)) >>> 0 === o.network
 }
 
 /** True when the two ranges share at least one address. */
@@ -89,7 +89,7 @@ export function cidrOverlaps(a: Cidr | string, b: Cidr | string): boolean {
   const y = toCidr(b)
   const p = Math.min(x.prefix, y.prefix)
   const m = prefixMask(p)
-  return ((x.network & m) >>> 0) === ((y.network & m) >>> 0)
+  return (x.network & m) >>> 0 === (y.network & m) >>> 0
 }
 
 /** The blocks of prefix `blockPrefix` that tile `cidr`, in address order. */

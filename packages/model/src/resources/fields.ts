@@ -98,7 +98,9 @@ export const portNumber: ValueCheck<number> = (n) =>
 
 const QUANTITY = /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$/
 export const quantityCheck: ValueCheck<string> = (s) =>
-  QUANTITY.test(s) ? undefined : "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+  QUANTITY.test(s)
+    ? undefined
+    : "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 
 const DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$|^0$/
 export const durationCheck: ValueCheck<string> = (s) =>
@@ -144,10 +146,10 @@ const lsReqList: Schema = {
         const o = r as { operator?: unknown; values?: unknown }
         const vals = Array.isArray(o.values) ? o.values.length : 0
         if ((o.operator === 'In' || o.operator === 'NotIn') && vals === 0) {
-          errs.required(`${p}.values`, 'must be specified when `operator` is \'In\' or \'NotIn\'')
+          errs.required(`${p}.values`, "must be specified when `operator` is 'In' or 'NotIn'")
         }
         if ((o.operator === 'Exists' || o.operator === 'DoesNotExist') && vals > 0) {
-          errs.forbidden(`${p}.values`, 'may not be specified when `operator` is \'Exists\' or \'DoesNotExist\'')
+          errs.forbidden(`${p}.values`, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
         }
       }
     })

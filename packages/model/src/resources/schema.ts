@@ -141,6 +141,8 @@ export function intOrString(onInt?: ValueCheck<number>, onString?: ValueCheck<st
 export interface ListOptions {
   minItems?: number
   unique?: boolean
+  /** Null items are allowed (IPAMBlock allocations). */
+  nullable?: boolean
 }
 export function list(of: Schema, opts: ListOptions = {}): Schema {
   return {
@@ -153,7 +155,10 @@ export function list(of: Schema, opts: ListOptions = {}): Schema {
       const seen = new Set<string>()
       v.forEach((item, i) => {
         const p = index(path, i)
-        if (item === null || item === undefined) return errs.typeInvalid(p, item, of.type)
+        if (item === null || item === undefined) {
+          if (opts.nullable !== true) errs.typeInvalid(p, item, of.type)
+          return
+        }
         of.validate(item, p, errs)
         if (opts.unique === true) {
           const k = JSON.stringify(item)

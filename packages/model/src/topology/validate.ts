@@ -86,7 +86,8 @@ class Checker {
   }
   cidr(v: unknown, path: string, def: string): string {
     const s = this.str(v, path, def)
-    if (s && !parseCidr(s)) this.add(path, `must be an IPv4 CIDR with no host bits (a.b.c.d/n), got ${JSON.stringify(s)}`)
+    if (s && !parseCidr(s))
+      this.add(path, `must be an IPv4 CIDR with no host bits (a.b.c.d/n), got ${JSON.stringify(s)}`)
     return s
   }
 }
@@ -124,7 +125,8 @@ export function validateTopology(doc: unknown): TopologyResult {
   const pod = parseCidr(pools.podCidr)
   const def = parseCidr(pools.defaultPool)
   const svc = parseCidr(pools.serviceCidr)
-  if (pod && def && !cidrContains(pod, def)) c.add('pools.defaultPool', `must lie inside pools.podCidr ${pools.podCidr}`)
+  if (pod && def && !cidrContains(pod, def))
+    c.add('pools.defaultPool', `must lie inside pools.podCidr ${pools.podCidr}`)
   if (pod && svc && (cidrContains(pod, svc) || cidrContains(svc, pod))) {
     c.add('pools.serviceCidr', `must not overlap pools.podCidr ${pools.podCidr}`)
   }
@@ -148,7 +150,8 @@ export function validateTopology(doc: unknown): TopologyResult {
         if (!h) return
         c.unknownKeys(h, ['name', 'role', 'nodeIP', 'endpoint', 'asNumber', 'podBlock'], p)
         const name = c.str(h['name'], `${p}.name`)
-        if (name && !NAME.test(name)) c.add(`${p}.name`, `must be a DNS label (a-z, 0-9, '-'), got ${JSON.stringify(name)}`)
+        if (name && !NAME.test(name))
+          c.add(`${p}.name`, `must be a DNS label (a-z, 0-9, '-'), got ${JSON.stringify(name)}`)
         const role = c.str(h['role'], `${p}.role`, 'worker')
         if (role && !HOST_ROLES.includes(role as HostRole)) {
           c.add(`${p}.role`, `must be one of ${HOST_ROLES.join(', ')}, got ${JSON.stringify(role)}`)
@@ -163,7 +166,8 @@ export function validateTopology(doc: unknown): TopologyResult {
         if (h['podBlock'] !== undefined) {
           host.podBlock = c.cidr(h['podBlock'], `${p}.podBlock`, '')
           const b = parseCidr(host.podBlock)
-          if (b && pod && !cidrContains(pod, b)) c.add(`${p}.podBlock`, `must lie inside pools.podCidr ${pools.podCidr}`)
+          if (b && pod && !cidrContains(pod, b))
+            c.add(`${p}.podBlock`, `must lie inside pools.podCidr ${pools.podCidr}`)
         }
         hosts.push(host)
       })
