@@ -14,8 +14,11 @@ export interface WriteOptions {
   /** kubectl 1.32 sends Strict; older clients send nothing (treated as Warn). */
   fieldValidation?: FieldValidation
   fieldManager?: string
-  /** Write only this subresource (`status`); the main object is left alone, and vice versa. */
-  subresource?: 'status'
+  /**
+   * Write only this subresource: `status` (the main object is left alone, and vice versa), or
+   * `binding` for pods (the body is a Binding; sets spec.nodeName once, as the scheduler does).
+   */
+  subresource?: 'status' | 'binding'
 }
 
 export interface ListOptions {

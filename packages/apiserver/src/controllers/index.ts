@@ -1,14 +1,31 @@
 import type { Clock, Logger, Rng } from '@calilab/kit'
 import type { Api } from '../api.ts'
+import { allControllers } from './defs.ts'
+import { type ControllerDef, ControllerManager } from './manager.ts'
+
+export type { ControllerContext, ControllerDef, KindRef } from './manager.ts'
+export { ControllerManager } from './manager.ts'
 
 export interface ControllersInit {
   api: Api
   log: Logger
   clock: Clock
   rng: Rng
+  /** Default: all (scheduler, deployment, replicaset, daemonset, endpoints, node lifecycle, GC, operator, kube-controllers). */
+  controllers?: ControllerDef[]
+  resyncMs?: number
 }
 
-/** Starts the controllers a real cluster runs beside its API server. (Placeholder; being filled in.) */
-export function startControllers(_init: ControllersInit): { stop(): Promise<void> } {
-  return { stop: async () => {} }
+/** Starts the controllers a real cluster runs beside its API server. */
+export function startControllers(init: ControllersInit): { stop(): Promise<void>; idle(): Promise<void> } {
+  const m = new ControllerManager({
+    api: init.api,
+    log: init.log,
+    clock: init.clock,
+    rng: init.rng,
+    controllers: init.controllers ?? allControllers,
+    ...(init.resyncMs !== undefined ? { resyncMs: init.resyncMs } : {}),
+  })
+  m.start()
+  return { stop: () => m.stop(), idle: () => m.idle() }
 }

@@ -63,7 +63,14 @@ export const apiErrors = {
     const d: Details = {
       name,
       kind: info.kind,
-      causes: errors.map((e, i) => ({ reason: e.type, message: lines[i] as string, field: e.field })),
+      // The cause message leaves the field out (the client prints `field: message`).
+      causes: errors.map((e, i) => ({
+        reason: e.type,
+        message: (lines[i] as string).startsWith(`${e.field}: `)
+          ? (lines[i] as string).slice(e.field.length + 2)
+          : (lines[i] as string),
+        field: e.field,
+      })),
     }
     if (info.group) d.group = info.group
     return make(422, 'Invalid', msg, d)

@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr'
+import { C1, Packr } from 'msgpackr'
 import { ProtoError } from './errors.ts'
 
 /**
@@ -25,7 +25,10 @@ export function packMessage(msg: unknown): Buffer {
 /** Decode a bare msgpack payload; a typed error instead of a throw. */
 export function unpackMessage(buf: Uint8Array): unknown | ProtoError {
   try {
-    return PACKR.unpack(buf)
+    const msg: unknown = PACKR.unpack(buf)
+    // 0xc1 is "never used" in msgpack; msgpackr hands back a sentinel instead of failing.
+    if (msg === C1) throw new Error('reserved byte 0xc1')
+    return msg
   } catch (err) {
     return new ProtoError(
       { code: 'PROTO_UNDECODABLE', message: `undecodable msgpack payload (${buf.length} bytes)`, bytes: buf.length },

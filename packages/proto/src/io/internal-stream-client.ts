@@ -114,7 +114,7 @@ class StreamClient implements InternalStreamClient {
     this.ws = ws
     ws.on('open', () => {
       const hello: ClientHello = { type: 'hello', version: WATCH_STREAM_VERSION, fromRevision: this.rev }
-      if (this.init.prefixes && this.init.prefixes.length) hello.prefixes = this.init.prefixes
+      if (this.init.prefixes?.length) hello.prefixes = this.init.prefixes
       this.snapshot = this.rev === 0 ? [] : undefined
       this.setState('syncing')
       ws.send(packMessage(hello))
@@ -188,7 +188,10 @@ class StreamClient implements InternalStreamClient {
       this.setState('disconnected')
       const delay = this.resyncNow ? 0 : this.nextDelay()
       this.resyncNow = false
-      this.log.info({ code, reason: reason.toString(), delayMs: delay, revision: this.rev }, 'watch stream disconnected')
+      this.log.info(
+        { code, reason: reason.toString(), delayMs: delay, revision: this.rev },
+        'watch stream disconnected',
+      )
       this.reconnectTimer = setTimeout(() => this.connect(), delay)
       this.reconnectTimer.unref()
     })

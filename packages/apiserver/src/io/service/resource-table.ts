@@ -45,8 +45,7 @@ export function createResourceTable(builtins: readonly ResourceInfo[]): ServedRe
       if (dot > 0) {
         const [head, group] = [n.slice(0, dot), n.slice(dot + 1)]
         const hit = rs.find(
-          (r) =>
-            r.group === group && (r.plural === head || r.singular === head || r.kind.toLowerCase() === head),
+          (r) => r.group === group && (r.plural === head || r.singular === head || r.kind.toLowerCase() === head),
         )
         if (hit) return hit
       }

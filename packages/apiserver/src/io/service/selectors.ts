@@ -1,5 +1,11 @@
 import type { KubeObject, ResourceInfo } from '@calilab/model'
-import { checkFieldSelector, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from '../../core/index.ts'
+import {
+  checkFieldSelector,
+  matchesFields,
+  matchesLabels,
+  parseFieldSelector,
+  parseLabelSelector,
+} from '../../core/index.ts'
 import { ApiError, apiErrors } from '../../core/status.ts'
 
 /** A compiled label + field selector; `undefined` matches everything. */

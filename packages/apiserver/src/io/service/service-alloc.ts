@@ -91,7 +91,8 @@ export function createServiceAllocator(cidr: string, rng: Rng): ServiceAllocator
             const c = base + 2 + rng.int(size - 3)
             if (!usedIps.has(intToIp(c))) chosen = c
           }
-          for (let c = base + 2; chosen === undefined && c < base + size - 1; c++) if (!usedIps.has(intToIp(c))) chosen = c
+          for (let c = base + 2; chosen === undefined && c < base + size - 1; c++)
+            if (!usedIps.has(intToIp(c))) chosen = c
           if (chosen === undefined) {
             errors.push({ type: 'FieldValueInvalid', field: 'spec.clusterIPs', detail: 'range is full' })
           } else {
@@ -100,7 +101,12 @@ export function createServiceAllocator(cidr: string, rng: Rng): ServiceAllocator
         } else if (ip !== 'None' && typeof ip === 'string' && ip !== oldSpec['clusterIP']) {
           const n = ipToInt(ip)
           if (n === undefined) {
-            errors.push({ type: 'FieldValueInvalid', field: 'spec.clusterIPs', value: [ip], detail: 'must be a valid IP address' })
+            errors.push({
+              type: 'FieldValueInvalid',
+              field: 'spec.clusterIPs',
+              value: [ip],
+              detail: 'must be a valid IP address',
+            })
           } else if (!inRange(n)) {
             errors.push({
               type: 'FieldValueInvalid',
@@ -131,7 +137,9 @@ export function createServiceAllocator(cidr: string, rng: Rng): ServiceAllocator
         ports.forEach((p, i) => {
           let np = p['nodePort']
           if (np === undefined || np === 0) {
-            const prev = oldPorts.find((o) => o['port'] === p['port'] && (o['protocol'] ?? 'TCP') === (p['protocol'] ?? 'TCP'))
+            const prev = oldPorts.find(
+              (o) => o['port'] === p['port'] && (o['protocol'] ?? 'TCP') === (p['protocol'] ?? 'TCP'),
+            )
             if (prev && typeof prev['nodePort'] === 'number') np = prev['nodePort']
           }
           if (np === undefined || np === 0) {
@@ -140,7 +148,8 @@ export function createServiceAllocator(cidr: string, rng: Rng): ServiceAllocator
               const c = NODE_PORT_MIN + rng.int(NODE_PORT_MAX - NODE_PORT_MIN + 1)
               if (!usedPorts.has(c)) chosen = c
             }
-            for (let c = NODE_PORT_MIN; chosen === undefined && c <= NODE_PORT_MAX; c++) if (!usedPorts.has(c)) chosen = c
+            for (let c = NODE_PORT_MIN; chosen === undefined && c <= NODE_PORT_MAX; c++)
+              if (!usedPorts.has(c)) chosen = c
             if (chosen === undefined) {
               errors.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, detail: 'range is full' })
               return

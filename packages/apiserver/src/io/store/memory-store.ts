@@ -13,6 +13,11 @@ export interface MemoryStoreInit {
   historySize?: number
   /** Initial state (used by the durable store after replay). */
   initial?: { objects: Map<string, KubeObject>; revision: number }
+  /**
+   * Called when a watcher's callback throws. Every other watcher is still notified. Without it the
+   * first such error is rethrown to the committer once all watchers have been called.
+   */
+  onWatcherError?: (err: unknown) => void
 }
 
 /**
@@ -28,8 +33,10 @@ export class MemoryStore implements Store {
   private readonly watchers = new Set<Watcher>()
   private rev: number
   private closed = false
+  private readonly onWatcherError: ((err: unknown) => void) | undefined
 
   constructor(init: MemoryStoreInit = {}) {
+    this.onWatcherError = init.onWatcherError
     this.objects = init.initial?.objects ?? new Map()
     this.rev = init.initial?.revision ?? 0
     this.historySize = init.historySize ?? 100_000
@@ -47,7 +54,7 @@ export class MemoryStore implements Store {
     return this.objects.get(key)
   }
 
-  list(prefix: string): { items: KubeObject[]; revision: number } {
+  list(prefix: string): { items: KubeObject[]; revision: number; keys: string[] } {
     const keys = this.keys()
     let lo = 0
     let hi = keys.length
@@ -57,10 +64,12 @@ export class MemoryStore implements Store {
       else hi = mid
     }
     const items: KubeObject[] = []
-    for (let i = lo; i < keys.length && (keys[i] as string).startsWith(prefix); i++) {
-      items.push(this.objects.get(keys[i] as string) as KubeObject)
+    let hi2 = lo
+    while (hi2 < keys.length && (keys[hi2] as string).startsWith(prefix)) {
+      items.push(this.objects.get(keys[hi2] as string) as KubeObject)
+      hi2++
     }
-    return { items, revision: this.rev }
+    return { items, revision: this.rev, keys: keys.slice(lo, hi2) }
   }
 
   /** Throws StoreError if a precondition fails; changes nothing in that case. */
@@ -156,10 +165,18 @@ export class MemoryStore implements Store {
   }
 
   private notify(events: StoreEvent[]): void {
+    let failure: { err: unknown } | undefined
     for (const w of this.watchers) {
       if (w.cancelled) continue
       const mine = w.prefix === '/' ? events : events.filter((e) => e.key.startsWith(w.prefix))
-      if (mine.length) w.onEvents(mine)
+      if (!mine.length) continue
+      try {
+        w.onEvents(mine)
+      } catch (err) {
+        if (this.onWatcherError) this.onWatcherError(err)
+        else failure ??= { err }
+      }
     }
+    if (failure) throw failure.err
   }
 }

@@ -40,8 +40,12 @@ export interface Store {
   /** Watches can resume from any revision >= this; older ones get STORE_GONE. */
   readonly oldestRevision: number
   get(key: string): KubeObject | undefined
-  /** Every object whose key starts with prefix, in key order, and the revision they reflect. */
-  list(prefix: string): { items: KubeObject[]; revision: number }
+  /**
+   * Every object whose key starts with prefix, in key order, and the revision they reflect.
+   * `keys[i]` is the store key of `items[i]` (MemoryStore and the durable store always fill it;
+   * the internal watch stream needs it).
+   */
+  list(prefix: string): { items: KubeObject[]; revision: number; keys?: string[] }
   commit(ops: StoreOp[]): Promise<StoreEvent[]>
   /**
    * Events for keys under prefix with revision > afterRevision, first the retained history then

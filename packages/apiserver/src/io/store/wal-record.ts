@@ -55,7 +55,11 @@ export function readRecord(buf: Buffer, offset: number): ScanResult {
     return { kind: 'torn', offset, reason: 'zero-filled tail' }
   }
   if (len > MAX_RECORD_BYTES || len > left - RECORD_HEADER_BYTES) {
-    return { kind: 'torn', offset, reason: `length ${len} runs past the end (${left - RECORD_HEADER_BYTES} bytes left)` }
+    return {
+      kind: 'torn',
+      offset,
+      reason: `length ${len} runs past the end (${left - RECORD_HEADER_BYTES} bytes left)`,
+    }
   }
   const start = offset + RECORD_HEADER_BYTES
   const payload = buf.subarray(start, start + len)

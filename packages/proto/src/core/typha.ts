@@ -1,0 +1,262 @@
+import type { KubeObject } from '@calilab/model'
+import { ProtoError } from './errors.ts'
+
+/**
+ * The Typha sync protocol (Typha -> node agents), over TCP (optionally mutual TLS). Every message
+ * is one length-prefixed msgpackr frame (`encodeFrame` / `Framer` in frame.ts). Server-to-client
+ * delta frames are encoded ONCE per syncer type and the same bytes are written to every client.
+ *
+ *   client                                       typha
+ *     |--- hello {version, nodeName, syncerType} -->|
+ *     |<-- hello {version, syncerType, serverId} ---|   (or error + close: version / malformed)
+ *     |<-- snapshot {kvs, revision} (x N chunks) ---|
+ *     |<-- in-sync {revision} ----------------------|
+ *     |<-- deltas {revision, updates} ... ----------|   live
+ *     |<-> ping {t} / pong {t} (both directions) ---|
+ */
+export const TYPHA_PROTOCOL_VERSION = 1
+/** Updates per snapshot chunk (Calico: ServerMaxMessageSize = 100). */
+export const TYPHA_SNAPSHOT_CHUNK = 500
+export const TYPHA_DEFAULT_PORT = 5473
+
+export const SYNCER_TYPES = ['felix', 'bgp'] as const
+export type SyncerType = (typeof SYNCER_TYPES)[number]
+
+export type TyphaCompression = 'none'
+
+/** One key's new value; `value: null` is a deletion. */
+export interface TyphaUpdate {
+  key: string
+  value: KubeObject | null
+}
+
+// ---- client -> server -------------------------------------------------------------------------
+export interface TyphaClientHello {
+  type: 'hello'
+  version: number
+  nodeName: string
+  syncerType: SyncerType
+  compression?: TyphaCompression
+  /** Free text (agent version, connection id), logged only. */
+  info?: string
+}
+export interface TyphaPing {
+  type: 'ping'
+  t: number
+}
+export interface TyphaPong {
+  type: 'pong'
+  t: number
+}
+export type TyphaClientMessage = TyphaClientHello | TyphaPing | TyphaPong
+
+// ---- server -> client -------------------------------------------------------------------------
+export interface TyphaServerHello {
+  type: 'hello'
+  version: number
+  syncerType: SyncerType
+  serverId: string
+  compression: TyphaCompression
+}
+/** One chunk of the snapshot at `revision`. */
+export interface TyphaSnapshot {
+  type: 'snapshot'
+  revision: number
+  kvs: TyphaUpdate[]
+}
+export interface TyphaInSync {
+  type: 'in-sync'
+  revision: number
+}
+export interface TyphaDeltas {
+  type: 'deltas'
+  revision: number
+  updates: TyphaUpdate[]
+}
+export interface TyphaError {
+  type: 'error'
+  code: string
+  message: string
+}
+export type TyphaServerMessage =
+  | TyphaServerHello
+  | TyphaSnapshot
+  | TyphaInSync
+  | TyphaDeltas
+  | TyphaError
+  | TyphaPing
+  | TyphaPong
+
+/** Error codes carried in a TyphaError frame. */
+export const TYPHA_ERROR = {
+  VERSION: 'TYPHA_VERSION',
+  MALFORMED: 'TYPHA_MALFORMED',
+  UNEXPECTED: 'TYPHA_UNEXPECTED',
+  HANDSHAKE_TIMEOUT: 'TYPHA_HANDSHAKE_TIMEOUT',
+  FELL_BEHIND: 'TYPHA_FELL_BEHIND',
+  PONG_TIMEOUT: 'TYPHA_PONG_TIMEOUT',
+  SHUTDOWN: 'TYPHA_SHUTDOWN',
+  TLS_CLIENT_REJECTED: 'TYPHA_TLS_CLIENT_REJECTED',
+} as const
+
+// ---- kinds per syncer type --------------------------------------------------------------------
+const FELIX_PREFIXES = [
+  '/core/pods/',
+  '/core/namespaces/',
+  '/core/serviceaccounts/',
+  '/core/nodes/',
+  '/core/services/',
+  '/core/endpoints/',
+  '/networking.k8s.io/networkpolicies/',
+  '/projectcalico.org/workloadendpoints/',
+  '/projectcalico.org/networkpolicies/',
+  '/projectcalico.org/globalnetworkpolicies/',
+  '/projectcalico.org/networksets/',
+  '/projectcalico.org/globalnetworksets/',
+  '/projectcalico.org/hostendpoints/',
+  '/projectcalico.org/ippools/',
+  '/projectcalico.org/felixconfigurations/',
+  '/projectcalico.org/clusterinformations/',
+  '/projectcalico.org/nodes/',
+  '/projectcalico.org/profiles/',
+  '/projectcalico.org/tiers/',
+] as const
+const BGP_PREFIXES = [
+  '/core/nodes/',
+  '/core/services/',
+  '/core/endpoints/',
+  '/projectcalico.org/nodes/',
+  '/projectcalico.org/bgpconfigurations/',
+  '/projectcalico.org/bgppeers/',
+  '/projectcalico.org/ippools/',
+  '/projectcalico.org/ipamblocks/',
+  '/projectcalico.org/blockaffinities/',
+] as const
+
+/** Store-key prefixes each syncer type receives. */
+export const SYNCER_PREFIXES: Readonly<Record<SyncerType, readonly string[]>> = {
+  felix: FELIX_PREFIXES,
+  bgp: BGP_PREFIXES,
+}
+
+/** Union of every syncer type's prefixes (what Typha watches upstream), de-duplicated, sorted. */
+export function allSyncerPrefixes(): string[] {
+  return [...new Set(SYNCER_TYPES.flatMap((t) => SYNCER_PREFIXES[t]))].sort()
+}
+
+export function syncerWants(type: SyncerType, key: string): boolean {
+  for (const p of SYNCER_PREFIXES[type]) if (key.startsWith(p)) return true
+  return false
+}
+
+export function isSyncerType(x: unknown): x is SyncerType {
+  return typeof x === 'string' && (SYNCER_TYPES as readonly string[]).includes(x)
+}
+
+// ---- validation -------------------------------------------------------------------------------
+function bad(message: string): ProtoError {
+  return new ProtoError({ code: 'PROTO_BAD_MESSAGE', message })
+}
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x)
+}
+function isRevision(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
+}
+function isKubeObject(x: unknown): x is KubeObject {
+  return isRecord(x) && isRecord(x.metadata) && typeof x.kind === 'string' && typeof x.apiVersion === 'string'
+}
+function versionError(got: number, side: 'server' | 'client'): ProtoError {
+  return new ProtoError({
+    code: 'PROTO_VERSION',
+    message:
+      side === 'server'
+        ? `unsupported Typha protocol version ${got} (this Typha speaks ${TYPHA_PROTOCOL_VERSION})`
+        : `Typha speaks protocol version ${got}, this client ${TYPHA_PROTOCOL_VERSION}`,
+    got,
+    supported: TYPHA_PROTOCOL_VERSION,
+  })
+}
+
+/** Check an array of updates; returns an error message or undefined. */
+function checkUpdates(xs: unknown, what: string): string | undefined {
+  if (!Array.isArray(xs)) return `${what} must be an array`
+  for (let i = 0; i < xs.length; i++) {
+    const u: unknown = xs[i]
+    if (!isRecord(u) || typeof u.key !== 'string' || !(u.value === null || isKubeObject(u.value))) {
+      return `${what}[${i}] must be {key: string, value: KubeObject | null}`
+    }
+  }
+  return undefined
+}
+
+/** Validate a decoded client message (server side). PROTO_BAD_MESSAGE or PROTO_VERSION on error. */
+export function parseTyphaClientMessage(x: unknown): TyphaClientMessage | ProtoError {
+  if (!isRecord(x) || typeof x.type !== 'string') return bad('message must be an object with a string "type"')
+  switch (x.type) {
+    case 'hello': {
+      if (typeof x.version !== 'number') return bad('hello.version must be a number')
+      if (x.version !== TYPHA_PROTOCOL_VERSION) return versionError(x.version, 'server')
+      if (typeof x.nodeName !== 'string' || x.nodeName.length === 0 || x.nodeName.length > 253) {
+        return bad('hello.nodeName must be a non-empty string of at most 253 characters')
+      }
+      if (!isSyncerType(x.syncerType)) return bad(`hello.syncerType must be one of ${SYNCER_TYPES.join(', ')}`)
+      const hello: TyphaClientHello = {
+        type: 'hello',
+        version: x.version,
+        nodeName: x.nodeName,
+        syncerType: x.syncerType,
+      }
+      if (x.compression !== undefined && x.compression !== null) {
+        if (x.compression !== 'none') return bad('hello.compression: only "none" is supported')
+        hello.compression = 'none'
+      }
+      if (typeof x.info === 'string') hello.info = x.info.slice(0, 256)
+      return hello
+    }
+    case 'ping':
+    case 'pong':
+      if (typeof x.t !== 'number') return bad(`${x.type}.t must be a number`)
+      return { type: x.type, t: x.t }
+    default:
+      return bad(`unknown client message type ${JSON.stringify(x.type).slice(0, 64)}`)
+  }
+}
+
+/** Validate a decoded server message (client side). */
+export function parseTyphaServerMessage(x: unknown): TyphaServerMessage | ProtoError {
+  if (!isRecord(x) || typeof x.type !== 'string') return bad('message must be an object with a string "type"')
+  switch (x.type) {
+    case 'hello':
+      if (typeof x.version !== 'number') return bad('hello.version must be a number')
+      if (x.version !== TYPHA_PROTOCOL_VERSION) return versionError(x.version, 'client')
+      if (!isSyncerType(x.syncerType)) return bad('hello.syncerType must be a known syncer type')
+      if (typeof x.serverId !== 'string') return bad('hello.serverId must be a string')
+      return { type: 'hello', version: x.version, syncerType: x.syncerType, serverId: x.serverId, compression: 'none' }
+    case 'snapshot': {
+      if (!isRevision(x.revision)) return bad('snapshot.revision must be a non-negative integer')
+      const err = checkUpdates(x.kvs, 'snapshot.kvs')
+      if (err) return bad(err)
+      return { type: 'snapshot', revision: x.revision, kvs: x.kvs as TyphaUpdate[] }
+    }
+    case 'in-sync':
+      if (!isRevision(x.revision)) return bad('in-sync.revision must be a non-negative integer')
+      return { type: 'in-sync', revision: x.revision }
+    case 'deltas': {
+      if (!isRevision(x.revision)) return bad('deltas.revision must be a non-negative integer')
+      const err = checkUpdates(x.updates, 'deltas.updates')
+      if (err) return bad(err)
+      return { type: 'deltas', revision: x.revision, updates: x.updates as TyphaUpdate[] }
+    }
+    case 'error':
+      if (typeof x.code !== 'string' || typeof x.message !== 'string')
+        return bad('error must carry string code and message')
+      return { type: 'error', code: x.code, message: x.message }
+    case 'ping':
+    case 'pong':
+      if (typeof x.t !== 'number') return bad(`${x.type}.t must be a number`)
+      return { type: x.type, t: x.t }
+    default:
+      return bad(`unknown server message type ${JSON.stringify(x.type).slice(0, 64)}`)
+  }
+}
