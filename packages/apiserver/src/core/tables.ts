@@ -41,10 +41,26 @@ const defaultPrinter: Printer = {
 }
 
 /** The printer kube-apiserver would use for a kind. */
+/**
+ * Kinds served built-in whose real definition is a CRD: the printer columns that CRD declares
+ * (operator.tigera.io's, from the operator's manifests), used even when the CRD was never created.
+ */
+const OPERATOR_COLUMNS: Readonly<Record<string, PrinterColumn[]>> = {
+  'operator.tigera.io/TigeraStatus': [
+    { name: 'Available', type: 'string', jsonPath: ".status.conditions[?(@.type=='Available')].status" },
+    { name: 'Progressing', type: 'string', jsonPath: ".status.conditions[?(@.type=='Progressing')].status" },
+    { name: 'Degraded', type: 'string', jsonPath: ".status.conditions[?(@.type=='Degraded')].status" },
+    { name: 'Since', type: 'date', jsonPath: ".status.conditions[?(@.type=='Available')].lastTransitionTime" },
+    { name: 'Message', type: 'string', jsonPath: ".status.conditions[?(@.type=='Degraded')].message" },
+  ],
+}
+
 export function printerFor(kind: { group: string; kind: string }, crdColumns?: PrinterColumn[]): Printer {
   const builtin = PRINTERS[`${kind.group}/${kind.kind}`]
   if (builtin) return builtin
   if (crdColumns && crdColumns.length > 0) return crdPrinter(crdColumns)
+  const known = OPERATOR_COLUMNS[`${kind.group}/${kind.kind}`]
+  if (known) return crdPrinter(known)
   return defaultPrinter
 }
 

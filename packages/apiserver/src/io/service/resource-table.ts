@@ -70,7 +70,16 @@ export function createResourceTable(builtins: readonly ResourceInfo[]): ServedRe
       return out
     },
     registerCrd(crd) {
-      const kinds = crdKinds(crd).filter((k) => !builtinKey.has(`${k.info.group}/${k.info.plural}`))
+      const all = crdKinds(crd)
+      // A CRD for a kind served built-in (e.g. operator.tigera.io's TigeraStatus) keeps the built-in
+      // schema but lends it its printer columns, as the real CRD would show them.
+      for (const k of all) {
+        const b = builtins.find(
+          (x) => x.group === k.info.group && x.plural === k.info.plural && x.version === k.info.version,
+        )
+        if (b && k.columns.length) columns.set(b, k.columns)
+      }
+      const kinds = all.filter((k) => !builtinKey.has(`${k.info.group}/${k.info.plural}`))
       const name = crd.metadata.name ?? ''
       const old = crds.get(name)
       if (old) for (const k of old) columns.delete(k.info)
