@@ -1,1 +1,5 @@
-export {}
+export { mergePatchBetween } from './kubectl/ops.ts'
+export { rolloutStatus } from './kubectl/rollout.ts'
+export { buildProgram, runCli } from './program.ts'
+export { parseRunInvocation, type RunInvocation } from './run/index.ts'
+export { formatTable } from './table.ts'

@@ -25,7 +25,8 @@ export function loadTopologyFile(file: string): Topology {
     throw new CliError(`${file}: not valid YAML: ${(e as Error).message}`)
   }
   const r = validateTopology(doc)
-  if (!r.ok) throw new CliError(`${formatTopologyIssues(r.issues, file)}\nfix the topology file and run the command again`)
+  if (!r.ok)
+    throw new CliError(`${formatTopologyIssues(r.issues, file)}\nfix the topology file and run the command again`)
   return r.topology
 }
 

@@ -1,0 +1,143 @@
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { addCalicoctl } from './calicoctl/index.ts'
+import { down } from './commands/down.ts'
+import { logs } from './commands/logs.ts'
+import { status } from './commands/status.ts'
+import { supervise, up } from './commands/up.ts'
+import { CliError, err } from './io.ts'
+import { addKubectl } from './kubectl/index.ts'
+import { addRunCommand, runComponent } from './run/index.ts'
+
+function intArg(v: string): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer')
+  return n
+}
+
+async function guard(fn: () => Promise<number> | number): Promise<void> {
+  try {
+    process.exitCode = await fn()
+  } catch (e) {
+    if (e instanceof CliError) {
+      err(e.message)
+      process.exitCode = e.exitCode
+    } else {
+      err(`error: ${(e as Error).stack ?? String(e)}`)
+      process.exitCode = 1
+    }
+  }
+}
+
+/** The `calilab` command tree. */
+export function buildProgram(): Command {
+  const program = new Command('calilab')
+    .description('An emulated Kubernetes cluster networked the way Project Calico networks a real one')
+    .version('0.1.0')
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  calilab up                      start the lab (control, node1, node2, host1) with Calico installed
+  calilab up --bare --detach      start without Calico, in the background (lab week 1)
+  calilab status                  processes, PIDs, restarts, health
+  calilab kubectl get nodes       the built-in kubectl (or: kubectl --kubeconfig .calilab/kubeconfig ...)
+  calilab calicoctl get ippools   the built-in calicoctl
+  calilab logs node --node node1  a process's log
+  calilab down                    stop everything
+
+State lives in $CALILAB_HOME or ./.calilab (data/, logs/, run/, kubeconfig).`,
+    )
+
+  program
+    .command('up')
+    .description('start a calilab cluster (supervisor + apiserver, typha, nodes, routers)')
+    .option('--topology <file>', 'topology YAML (hosts, addresses, ports, pools)')
+    .option('--nodes <n>', 'generate a topology with n nodes (control + node1..n-1, plus host1)', intArg)
+    .option('--bare', 'install nothing: nodes stay NotReady until Calico is installed by hand')
+    .option('-d, --detach', 'run the supervisor in the background and return once ready')
+    .option('--home <dir>', 'state directory (default: $CALILAB_HOME or ./.calilab)')
+    .option('--timeout <seconds>', 'how long to wait for the cluster to be ready', intArg, 60)
+    .addOption(new Option('--calico <mode>', 'node --calico mode').choices(['installed', 'operator']).hideHelp())
+    .addHelpText(
+      'after',
+      `
+Examples:
+  calilab up                         the lab topology, Calico installed by the operator, foreground
+  calilab up --detach                same, in the background
+  calilab up --bare --detach         no Calico (follow lab step 1 to install it)
+  calilab up --nodes 10 --detach     control + node1..node9 + host1
+  calilab up --topology my-lab.yaml  addresses and ports from a file
+  CALILAB_HOME=/tmp/lab2 calilab up --detach   a second instance elsewhere (use another topology/ports)
+
+Running "up" again while a healthy instance runs for that home prints that and exits 0.`,
+    )
+    .action(
+      (o: {
+        topology?: string
+        nodes?: number
+        bare?: boolean
+        detach?: boolean
+        home?: string
+        timeout?: number
+        calico?: 'installed' | 'operator'
+      }) => guard(() => up(o)),
+    )
+
+  program
+    .command('supervise', { hidden: true })
+    .description('the background supervisor a detached `up` starts (internal)')
+    .option('--home <dir>')
+    .option('--bare')
+    .option('--timeout <seconds>', 'ready timeout', intArg)
+    .addOption(new Option('--calico <mode>').choices(['installed', 'operator']))
+    .action((o: { home?: string; bare?: boolean; timeout?: number; calico?: 'installed' | 'operator' }) =>
+      guard(() => supervise(o)),
+    )
+
+  program
+    .command('down')
+    .description('stop the supervisor and every process it started (SIGTERM, then SIGKILL after a grace period)')
+    .option('--home <dir>', 'state directory')
+    .option('--grace <seconds>', 'seconds to wait before SIGKILL', intArg, 8)
+    .addHelpText('after', '\nExample:\n  calilab down   (data in .calilab/data is kept; the next up starts from it)')
+    .action((o: { home?: string; grace?: number }) => guard(() => down(o)))
+
+  program
+    .command('status')
+    .description('the processes of this instance: COMPONENT NODE PID UPTIME RESTARTS HEALTH')
+    .option('--home <dir>', 'state directory')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']))
+    .addHelpText('after', '\nExample:\n  calilab status')
+    .action((o: { home?: string; output?: string }) => guard(() => status(o)))
+
+  program
+    .command('logs')
+    .description("print a process's log (.calilab/logs/<component>[-<node>].log)")
+    .argument('<component>', 'supervisor, apiserver, typha-0, node, bgp-speaker')
+    .option('--node <name>', 'which node (for node and bgp-speaker)')
+    .option('-f, --follow', 'keep printing new lines')
+    .option('--tail <n>', 'only the last n lines', (v) => Number.parseInt(v, 10))
+    .option('--home <dir>', 'state directory')
+    .addHelpText('after', '\nExamples:\n  calilab logs apiserver\n  calilab logs node --node node1 -f')
+    .action((component: string, o: { home?: string; node?: string; follow?: boolean; tail?: number }) =>
+      guard(() => logs(component, o)),
+    )
+
+  addRunCommand(program, runComponent)
+  addKubectl(program)
+  addCalicoctl(program)
+  return program
+}
+
+export async function runCli(argv: readonly string[]): Promise<void> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync([...argv], { from: 'user' })
+  } catch (e) {
+    if (e instanceof CliError) {
+      err(e.message)
+      process.exitCode = e.exitCode
+    } else throw e
+  }
+}

@@ -1,0 +1,103 @@
+import path from 'node:path'
+import type { Topology } from '@calilab/model'
+import type { HomePaths } from '../home.ts'
+import { logFileName } from '../home.ts'
+import { podBlockFor } from '../topology.ts'
+
+/** One process the supervisor keeps running: `calilab run <component> <args>`. */
+export interface ProcSpec {
+  component: 'apiserver' | 'typha' | 'node' | 'bgp-speaker'
+  node?: string
+  /** Replica name for components without a node (`typha-0`). */
+  instance?: string
+  /** Arguments after `run <component>`; the API server URL is filled in once it is known. */
+  args: (apiUrl: string) => string[]
+  logFile: string
+}
+
+export function apiserverSpec(t: Topology, paths: HomePaths, port: number): ProcSpec {
+  return {
+    component: 'apiserver',
+    args: () => [
+      '--host',
+      t.apiserver.host,
+      '--port',
+      String(port),
+      '--data-dir',
+      paths.data,
+      '--service-cidr',
+      t.pools.serviceCidr,
+    ],
+    logFile: path.join(paths.logs, logFileName('apiserver')),
+  }
+}
+
+/** Everything that starts once the API server is up: Typha replicas, nodes, external routers. */
+export function dependentSpecs(t: Topology, paths: HomePaths, calico: 'installed' | 'operator'): ProcSpec[] {
+  const specs: ProcSpec[] = []
+  const ephemeral = t.apiserver.port === 0
+  for (let i = 0; i < t.typha.replicas; i++) {
+    const name = `typha-${i}`
+    specs.push({
+      component: 'typha',
+      instance: name,
+      args: (api) => [
+        '--apiserver',
+        api,
+        '--host',
+        t.apiserver.host,
+        '--port',
+        String(ephemeral ? 0 : t.typha.basePort + i),
+        '--index',
+        String(i),
+      ],
+      logFile: path.join(paths.logs, `${name}.log`),
+    })
+  }
+  for (const h of t.hosts) {
+    if (h.role === 'router') {
+      specs.push({
+        component: 'bgp-speaker',
+        node: h.name,
+        args: (api) => [
+          '--name',
+          h.name,
+          '--ip',
+          h.nodeIP,
+          '--endpoint',
+          h.endpoint,
+          '--as',
+          String(h.asNumber ?? t.clusterAS),
+          '--port',
+          String(t.ports.bgp),
+          '--apiserver',
+          api,
+        ],
+        logFile: path.join(paths.logs, logFileName('bgp-speaker', h.name)),
+      })
+      continue
+    }
+    specs.push({
+      component: 'node',
+      node: h.name,
+      args: (api) => [
+        '--name',
+        h.name,
+        '--ip',
+        h.nodeIP,
+        '--endpoint',
+        h.endpoint,
+        '--role',
+        h.role,
+        '--calico',
+        calico,
+        '--pod-block',
+        podBlockFor(t, h),
+        '--apiserver',
+        api,
+      ],
+      logFile: path.join(paths.logs, logFileName('node', h.name)),
+    })
+  }
+  return specs
+}

@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { eventually, runProcess, startCluster } from '@calilab/testkit'
+import t from 'tap'
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+interface State {
+  supervisor: { pid: number }
+  processes: { component: string; node?: string; pid: number; restarts: number; health: string }[]
+}
+
+t.test('calilab up (full): nodes Ready, status, apiserver restart keeps data, down stops all', async (t) => {
+  const started = Date.now()
+  const c = await startCluster({ nodes: 3 })
+  t.teardown(() => c.stop())
+  t.comment(`up took ${Date.now() - started} ms`)
+  const state = () => JSON.parse(readFileSync(path.join(c.home, 'run', 'state.json'), 'utf8')) as State
+
+  const nodes = await c.kubectl(['get', 'nodes'])
+  t.equal(nodes.code, 0, nodes.stderr)
+  const lines = nodes.stdout.trim().split('\n')
+  t.match(lines[0], /^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION/)
+  t.equal(lines.length, 4, 'three nodes')
+  for (const n of ['control', 'node1', 'node2']) {
+    t.match(nodes.stdout, new RegExp(`^${n}\\s+Ready\\s`, 'm'), `${n} Ready`)
+  }
+
+  const st = await c.cli(['status'])
+  t.equal(st.code, 0, st.stderr)
+  t.match(st.stdout, /^COMPONENT\s+NODE\s+PID\s+UPTIME\s+RESTARTS\s+HEALTH/)
+  for (const re of [
+    /^apiserver\s+-\s+\d+/m,
+    /^typha-0\s/m,
+    /^node\s+control\s+\d+/m,
+    /^node\s+node2\s+\d+/m,
+    /^bgp-speaker\s+host1/m,
+  ]) {
+    t.match(st.stdout, re)
+  }
+
+  const again = await c.cli(['up', '--detach'])
+  t.equal(again.code, 0, 'second up is a no-op')
+  t.match(again.stdout, /already running/)
+
+  // (kubectl's `create configmap` generator posts protobuf; a manifest posts JSON.)
+  const cm = await c.kubectl(['apply', '-f', '-'], {
+    input: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: survivor\ndata:\n  k: v\n',
+  })
+  t.equal(cm.code, 0, cm.stderr)
+
+  const before = state()
+  const api = before.processes.find((p) => p.component === 'apiserver')
+  t.ok(api, 'apiserver in state.json')
+  process.kill(api!.pid, 'SIGKILL')
+  await eventually(
+    () => {
+      const a = state().processes.find((p) => p.component === 'apiserver')
+      if (!a || a.pid === api!.pid || a.restarts < 1 || a.health !== 'ready') throw new Error('not restarted yet')
+    },
+    { timeoutMs: 20_000, intervalMs: 100 },
+  )
+  const got = await eventually(
+    async () => {
+      const r = await c.kubectl(['get', 'configmap', 'survivor', '-o', 'jsonpath={.data.k}'])
+      if (r.code !== 0) throw new Error(r.stderr)
+      return r.stdout
+    },
+    { timeoutMs: 10_000 },
+  )
+  t.equal(got, 'v', 'the ConfigMap survived the apiserver restart')
+  const st2 = await c.cli(['status'])
+  t.match(st2.stdout, /^apiserver\s+-\s+\d+\s+\S+\s+1\s+ready/m, 'status shows one restart')
+
+  const pids = [state().supervisor.pid, ...state().processes.map((p) => p.pid)]
+  const down = await c.cli(['down'])
+  t.equal(down.code, 0, down.stderr)
+  for (const pid of pids) t.notOk(pidAlive(pid), `pid ${pid} gone after down`)
+  const st3 = await c.cli(['status'])
+  t.equal(st3.code, 1)
+  t.match(st3.stderr, /calilab is not running here .*start it with: calilab up/)
+})
+
+t.test('errors tell what to do', async (t) => {
+  const cli = (args: string[]) =>
+    runProcess(process.execPath, ['packages/cli/bin/calilab.js', ...args], {
+      env: { CALILAB_HOME: '/nonexistent-calilab-home' },
+    })
+  const r = await cli(['kubectl', 'get', 'nodes'])
+  t.equal(r.code, 1)
+  t.match(r.stderr, /calilab is not running here.*calilab up/)
+  const bad = await cli(['up', '--nodes', '0'])
+  t.equal(bad.code, 1)
+  t.match(bad.stderr, /--nodes/)
+})
