@@ -1,3 +1,6 @@
+export * from './core/calc/index.ts'
+export { type FelixAgent, type FelixInit, type FelixSource, type FelixStatus, startFelix } from './felix/agent.ts'
+export * from './io/syncer/index.ts'
 export { type NodeInit, type RunningNode, startNode } from './kubelet/agent.ts'
 export {
   BlockAllocator,

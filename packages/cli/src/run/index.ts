@@ -119,14 +119,16 @@ export const runComponent: RunHandler = async (inv) => {
       return
     }
     case 'typha': {
-      const o = inv.options
-      await runPlaceholder({
-        component: 'typha',
-        issue: 3,
-        host: String(o['host']),
-        port: Number(o['port']),
-        info: { apiserver: o['apiserver'], index: o['index'] },
-      })
+      const run = await loadEntry<(argv: string[]) => Promise<{ close(): Promise<void> }>>('@calilab/typha', 'runTypha')
+      const typha = await run(inv.forward)
+      const stop = () => {
+        typha.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        )
+      }
+      process.once('SIGTERM', stop)
+      process.once('SIGINT', stop)
       return
     }
     case 'bgp-speaker': {
@@ -173,11 +175,19 @@ Each process prints one line CALILAB_READY {...} on stdout when it is serving.`,
 
   const typha = run
     .command('typha')
-    .description('a Typha replica (placeholder until issue 3: binds its port and idles)')
+    .description('a Typha replica: one watch on the API server, fanned out to the node agents')
     .requiredOption('--apiserver <url>', 'API server URL', urlArg)
     .option('--host <ip>', 'address to listen on', ipArg, '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = ephemeral)', portArg, 5473)
+    .option('--metrics-port <port>', 'port of /metrics, /status and /healthz (0 = ephemeral)', portArg, 0)
     .option('--index <n>', 'replica index', (v) => Number(v), 0)
+    .option('--max-queue-bytes <n>', 'cut a client whose unsent data exceeds this', (v) => Number(v))
+    .option('--max-lag-revisions <n>', 'cut a client this many revisions behind', (v) => Number(v))
+    .option('--server-cert <file>', 'TLS: server certificate (PEM); with --server-key and --ca enables mutual TLS')
+    .option('--server-key <file>', 'TLS: server key (PEM)')
+    .option('--ca <file>', 'TLS: CA that signs client certificates')
+    .option('--client-cn <name>', 'TLS: the common name client certificates must carry')
+    .option('--log-level <level>', 'pino log level')
   typha.action(async () => {
     await handler({ component: 'typha', options: typha.opts(), forward: forwardOf(typha) })
   })
@@ -196,6 +206,13 @@ Each process prints one line CALILAB_READY {...} on stdout when it is serving.`,
     )
     .requiredOption('--pod-block <cidr>', "the node's pod block", cidrArg)
     .requiredOption('--apiserver <url>', 'API server URL', urlArg)
+    .option('--typha <addrs>', 'Typha replicas, HOST:PORT[,HOST:PORT...] (the agent picks one, moves on failure)')
+    .addOption(
+      new Option(
+        '--syncer <source>',
+        'where the agent reads the datastore: typha (default when --typha is given) or direct',
+      ).choices(['typha', 'direct']),
+    )
   node.action(async () => {
     await handler({ component: 'node', options: node.opts(), forward: forwardOf(node) })
   })

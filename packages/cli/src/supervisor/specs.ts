@@ -10,9 +10,37 @@ export interface ProcSpec {
   node?: string
   /** Replica name for components without a node (`typha-0`). */
   instance?: string
-  /** Arguments after `run <component>`; the API server URL is filled in once it is known. */
-  args: (apiUrl: string) => string[]
+  /** Arguments after `run <component>`; filled in once the API server (and Typha) addresses are known. */
+  args: (ctx: SpecContext) => string[]
   logFile: string
+}
+
+/** What a process's arguments may depend on. */
+export interface SpecContext {
+  /** The API server's URL. */
+  api: string
+  /** `host:port` of every Typha replica that is up (empty before Typha starts or without Typha). */
+  typha: string[]
+}
+
+/** A Typha replica; `port` 0 = ephemeral (a restart keeps the port the first incarnation got). */
+export function typhaSpec(t: Topology, paths: HomePaths, index: number, port: number): ProcSpec {
+  const name = `typha-${index}`
+  return {
+    component: 'typha',
+    instance: name,
+    args: (ctx) => [
+      '--apiserver',
+      ctx.api,
+      '--host',
+      t.apiserver.host,
+      '--port',
+      String(port),
+      '--index',
+      String(index),
+    ],
+    logFile: path.join(paths.logs, `${name}.log`),
+  }
 }
 
 export function apiserverSpec(t: Topology, paths: HomePaths, port: number): ProcSpec {
@@ -37,29 +65,14 @@ export function dependentSpecs(t: Topology, paths: HomePaths, calico: 'installed
   const specs: ProcSpec[] = []
   const ephemeral = t.apiserver.port === 0
   for (let i = 0; i < t.typha.replicas; i++) {
-    const name = `typha-${i}`
-    specs.push({
-      component: 'typha',
-      instance: name,
-      args: (api) => [
-        '--apiserver',
-        api,
-        '--host',
-        t.apiserver.host,
-        '--port',
-        String(ephemeral ? 0 : t.typha.basePort + i),
-        '--index',
-        String(i),
-      ],
-      logFile: path.join(paths.logs, `${name}.log`),
-    })
+    specs.push(typhaSpec(t, paths, i, ephemeral ? 0 : t.typha.basePort + i))
   }
   for (const h of t.hosts) {
     if (h.role === 'router') {
       specs.push({
         component: 'bgp-speaker',
         node: h.name,
-        args: (api) => [
+        args: (ctx) => [
           '--name',
           h.name,
           '--ip',
@@ -71,7 +84,7 @@ export function dependentSpecs(t: Topology, paths: HomePaths, calico: 'installed
           '--port',
           String(t.ports.bgp),
           '--apiserver',
-          api,
+          ctx.api,
         ],
         logFile: path.join(paths.logs, logFileName('bgp-speaker', h.name)),
       })
@@ -80,7 +93,7 @@ export function dependentSpecs(t: Topology, paths: HomePaths, calico: 'installed
     specs.push({
       component: 'node',
       node: h.name,
-      args: (api) => [
+      args: (ctx) => [
         '--name',
         h.name,
         '--ip',
@@ -94,7 +107,8 @@ export function dependentSpecs(t: Topology, paths: HomePaths, calico: 'installed
         '--pod-block',
         podBlockFor(t, h),
         '--apiserver',
-        api,
+        ctx.api,
+        ...(ctx.typha.length ? ['--typha', ctx.typha.join(',')] : []),
       ],
       logFile: path.join(paths.logs, logFileName('node', h.name)),
     })

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { parseReadyLine, READY_PREFIX } from '@calilab/kit'
 import type { Topology } from '@calilab/model'
@@ -7,7 +8,7 @@ import type { HomePaths } from '../home.ts'
 import { sleep } from '../io.ts'
 import { createKubeClient, type KubeClient } from '../kube.ts'
 import { installOperator } from './install.ts'
-import { apiserverSpec, dependentSpecs, type ProcSpec } from './specs.ts'
+import { apiserverSpec, dependentSpecs, type ProcSpec, typhaSpec } from './specs.ts'
 import { type EventKind, kubeconfigText, type ProcessState, type SupervisorState, writeState } from './state.ts'
 
 export const CLI_BIN = fileURLToPath(new URL('../../bin/calilab.js', import.meta.url))
@@ -37,6 +38,30 @@ const BACKOFF_MAX_MS = 10_000
 const STABLE_MS = 10_000
 const STOP_GRACE_MS = 5_000
 
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer()
+    srv.once('error', () => resolve(false))
+    srv.listen(port, host, () => srv.close(() => resolve(true)))
+  })
+}
+
+/** Fail fast, saying what to do, when a fixed port the topology names is taken. */
+async function checkPortsFree(t: Topology): Promise<void> {
+  if (t.apiserver.port === 0) return
+  const wanted: [string, number][] = [['API server', t.apiserver.port]]
+  for (let i = 0; i < t.typha.replicas; i++) wanted.push([`typha-${i}`, t.typha.basePort + i])
+  for (const [what, port] of wanted) {
+    if (!(await portFree(t.apiserver.host, port))) {
+      throw new Error(
+        `${t.apiserver.host}:${port} (the ${what} port) is already in use. Is another calilab running? ` +
+          'Check with `calilab status` (or `CALILAB_HOME=DIR calilab status`) and stop it with `calilab down`, ' +
+          'or start this one with a topology file that uses other ports (`calilab up --topology FILE`).',
+      )
+    }
+  }
+}
+
 export function backoffMs(failures: number): number {
   return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1))
 }
@@ -51,6 +76,7 @@ export class Supervisor {
   private readonly procs: Supervised[] = []
   private stopping = false
   private apiUrl = ''
+  private typhaAddrs: string[] = []
   private client: KubeClient | undefined
 
   constructor(init: SupervisorInit) {
@@ -114,6 +140,7 @@ export class Supervisor {
 
   private async bringUp(timeout: number, deadline: number): Promise<void> {
     const { paths, topology } = this.init
+    await checkPortsFree(topology)
     {
       const api = this.add(apiserverSpec(topology, paths, topology.apiserver.port))
       const info = await this.launch(api, timeout)
@@ -127,7 +154,20 @@ export class Supervisor {
       this.event(`apiserver ready (${host}:${port})`)
       this.client = createKubeClient({ server: this.apiUrl, userAgent: 'calilab-supervisor' })
 
-      const deps = dependentSpecs(topology, paths, this.init.calico).map((s) => this.add(s))
+      const all = dependentSpecs(topology, paths, this.init.calico).map((s) => this.add(s))
+      // Typha first: the node agents are given its addresses (Felix reads the datastore through it).
+      const typhas = all.filter((p) => p.spec.component === 'typha')
+      const deps = all.filter((p) => p.spec.component !== 'typha')
+      const addrs = await Promise.all(
+        typhas.map(async (p, i) => {
+          const ri = await this.launch(p, deadline - Date.now())
+          const port = Number(ri['port'])
+          p.spec = typhaSpec(topology, paths, i, port)
+          this.event(`${p.spec.instance} ready (${topology.apiserver.host}:${port})`)
+          return `${topology.apiserver.host}:${port}`
+        }),
+      )
+      this.typhaAddrs = addrs
       const install =
         this.init.mode === 'full'
           ? installOperator(this.client).then((lines) => {
@@ -174,7 +214,7 @@ export class Supervisor {
   private launch(p: Supervised, timeoutMs: number): Promise<Record<string, unknown>> {
     const fd = openSync(p.spec.logFile, 'a')
     const offset = fstatSync(fd).size
-    const args = [CLI_BIN, 'run', p.spec.component, ...p.spec.args(this.apiUrl)]
+    const args = [CLI_BIN, 'run', p.spec.component, ...p.spec.args({ api: this.apiUrl, typha: this.typhaAddrs })]
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', fd, fd],
       detached: true,

@@ -29,6 +29,8 @@ export interface NodeInit {
   clock: Clock
   /** Heartbeat period; default 10 s. */
   heartbeatMs?: number
+  /** Extra JSON status documents served on the kubelet endpoint (`/felix/status` → provider). */
+  statusRoutes?: Record<string, () => unknown>
 }
 
 export interface RunningNode {
@@ -66,6 +68,11 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
   // Kubelet HTTP endpoint.
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
+    const statusRoute = init.statusRoutes?.[url.pathname]
+    if (req.method === 'GET' && statusRoute) {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(`${JSON.stringify(statusRoute())}\n`)
+      return
+    }
     if (url.pathname === '/healthz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok')
       return

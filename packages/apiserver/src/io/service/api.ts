@@ -10,7 +10,15 @@ import type {
   WriteOptions,
   WriteResult,
 } from '../../api.ts'
-import { generateName, jsonMergePatch, jsonPatch, newUid, rfc3339, strategicMergePatch } from '../../core/index.ts'
+import {
+  deepEqual,
+  generateName,
+  jsonMergePatch,
+  jsonPatch,
+  newUid,
+  rfc3339,
+  strategicMergePatch,
+} from '../../core/index.ts'
 import { ApiError, apiErrors } from '../../core/status.ts'
 import { StoreError } from '../store/errors.ts'
 import { storeKey, storePrefix } from '../store/keys.ts'
@@ -385,6 +393,9 @@ export function createApi(init: ApiInit): ServiceApi {
     try {
       next.metadata.resourceVersion = oldRv as string
       if (opts.dryRun) return { object: next, warnings }
+      // Like kube-apiserver, an update that changes nothing is not written (no new resourceVersion,
+      // no watch event): controllers that re-assert their state cost nothing.
+      if (deepEqual(next, old)) return { object: present(r, old), warnings }
       const op: StoreOp = { op: 'update', key, object: next }
       if (oldRv !== undefined) op.expectRevision = Number(oldRv)
       const stored = await commitOne(r, op, name)
