@@ -13,3 +13,6 @@ export {
 } from './kubelet/core.ts'
 export { ContainerLogs } from './kubelet/logs.ts'
 export { runNode } from './run-node.ts'
+export * from './core/cni/index.ts'
+export * from './core/ipam/index.ts'
+export * from './core/kubeproxy/index.ts'

@@ -1,0 +1,3 @@
+export * from './names.ts'
+export * from './routes.ts'
+export * from './wep.ts'
