@@ -9,7 +9,12 @@ export async function startReady(
   args: string[],
   timeoutMs = 30_000,
 ): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const prof = process.env['CALILAB_BENCH_PROF']
+    ? ['--cpu-prof', '--cpu-prof-dir', process.env['CALILAB_BENCH_PROF']]
+    : []
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', script, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script}: no ready line in ${timeoutMs} ms`)), timeoutMs)

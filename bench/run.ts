@@ -2,11 +2,13 @@
  * `npm run bench [-- NAME...]`: runs the benchmarks, prints their numbers and writes them to
  * docs/BENCHMARKS.md.
  */
-import { printResult, writeSection, type BenchResult } from './report.ts'
+import { type BenchResult, printResult, writeSection } from './report.ts'
 
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   apiserver: async () => (await import('./apiserver.ts')).benchApiServer(),
   up: async () => (await import('./up.ts')).benchUp(),
+  dataplane: async () => (await import('./dataplane.ts')).benchDataplane(),
+  typha: async () => (await import('./typha.ts')).benchTypha(),
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))

@@ -33,6 +33,9 @@ export interface HandlerInit {
 }
 
 /** Subresources with a handler here; others a kind lists (binding, eviction, proxy, token...) are 404. */
+/** Longest a watch event waits to be batched with others. */
+const WATCH_FLUSH_MS = 5
+
 const SERVED_SUBRESOURCES = new Set(['status', 'scale', 'log', 'exec', 'attach', 'portforward', 'binding'])
 
 type ResourceRoute = Extract<Route, { type: 'resource' }>
@@ -139,6 +142,17 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
     return { kind: info.listKind, apiVersion: apiVersionOf(info), metadata, items }
   }
 
+  // Each stored object is serialized once per event type, however many watchers receive it: the
+  // same Buffer goes to every watch stream (objects from the store are shared and immutable).
+  const encoded = new WeakMap<object, Partial<Record<ApiWatchEvent['type'], Buffer>>>()
+  const encodedEvent = (e: ApiWatchEvent): Buffer => {
+    let m = encoded.get(e.object)
+    if (!m) encoded.set(e.object, (m = {}))
+    let b = m[e.type]
+    if (!b) b = m[e.type] = Buffer.from(`${JSON.stringify({ type: e.type, object: e.object })}\n`)
+    return b
+  }
+
   const watch = (
     req: IncomingMessage,
     res: ServerResponse,
@@ -157,15 +171,30 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
     if (q.get('allowWatchBookmarks') === 'true') opts.allowWatchBookmarks = true
     const pending: ApiWatchEvent[] = []
     let started = false
+    // Lines are batched for up to WATCH_FLUSH_MS and written as one chunk: under load one syscall
+    // carries many events to a watcher instead of one syscall per event.
+    let queue: (string | Buffer)[] = []
+    const flush = () => {
+      const lines = queue
+      queue = []
+      if (res.writableEnded || res.destroyed) return
+      res.write(
+        lines.length === 1
+          ? (lines[0] as string | Buffer)
+          : Buffer.concat(lines.map((l) => (typeof l === 'string' ? Buffer.from(l) : l))),
+      )
+    }
     const send = (e: ApiWatchEvent) => {
       if (!started) {
         pending.push(e)
         return
       }
-      let object: unknown = e.object
-      if (table && e.type !== 'BOOKMARK')
-        object = asTable(info, [e.object], tableOpts(q, info, e.object.metadata.resourceVersion ?? ''))
-      res.write(`${JSON.stringify({ type: e.type, object })}\n`)
+      let line: string | Buffer
+      if (table && e.type !== 'BOOKMARK') {
+        const object = asTable(info, [e.object], tableOpts(q, info, e.object.metadata.resourceVersion ?? ''))
+        line = `${JSON.stringify({ type: e.type, object })}\n`
+      } else line = encodedEvent(e)
+      if (queue.push(line) === 1) setTimeout(flush, WATCH_FLUSH_MS)
     }
     const w = api.watch(info, ns, opts, send)
     res.writeHead(200, {
