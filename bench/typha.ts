@@ -211,7 +211,12 @@ async function startAgents(cfg: Record<string, unknown>): Promise<{
   ask<T>(msg: { type: string }, reply?: string): Promise<T>
 }> {
   const child = fork('bench/fixtures/typha-agents.ts', [JSON.stringify(cfg)], {
-    execArgv: ['--import', 'tsx', '--max-old-space-size=8192'],
+    execArgv: [
+      '--import',
+      'tsx',
+      '--max-old-space-size=8192',
+      ...(process.env['BENCH_TYPHA_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_TYPHA_PROF']}`] : []),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   const next = <T>(type: string) =>

@@ -1,0 +1,257 @@
+/**
+ * One BGP connection to one peer: owns the socket, the framer and the timers, and carries out
+ * what the pure FSM decides. Everything protocol-related is in core; this file only does I/O.
+ */
+import * as net from 'node:net'
+import type { Clock, Logger, Timer } from '@calilab/kit'
+import type { BgpDecodeError } from '../core/codec/errors.ts'
+import { Framer } from '../core/codec/framer.ts'
+import { MSG } from '../core/codec/header.ts'
+import { type BgpMessage, decodeMessage, encodeMessage } from '../core/codec/message.ts'
+import type { UpdateMessage } from '../core/codec/update.ts'
+import {
+  type FsmAction,
+  type FsmConfig,
+  type FsmEvent,
+  type FsmState,
+  initialFsm,
+  step,
+  type TimerName,
+} from '../core/fsm.ts'
+
+export interface SessionHooks {
+  onEstablished(s: Session): void
+  onDown(s: Session): void
+  onUpdate(s: Session, u: UpdateMessage): void
+  onRouteRefresh(s: Session): void
+  /** Called after the peer's OPEN was accepted (collision detection point). */
+  onOpenConfirm(s: Session): void
+  onIdle(s: Session): void
+}
+
+export interface SessionInit {
+  peerName: string
+  remote: { host: string; port: number }
+  localAddress?: string
+  /** The connection came in from the peer (not initiated by us). */
+  inbound: boolean
+  fsm: FsmConfig
+}
+
+const TIMER_EVENT: Record<TimerName, FsmEvent['type']> = {
+  connectRetry: 'ConnectRetryTimerExpires',
+  hold: 'HoldTimerExpires',
+  keepalive: 'KeepaliveTimerExpires',
+  idleHold: 'IdleHoldTimerExpires',
+}
+
+export class Session {
+  fsm: FsmState
+  /** When the FSM last changed state (clock.now()). */
+  since: number
+  readonly inbound: boolean
+  lastReason = ''
+  messagesIn = 0
+  messagesOut = 0
+  private socket: net.Socket | undefined
+  private framer = new Framer()
+  private readonly timers = new Map<TimerName, Timer>()
+  private readonly clock: Clock
+  private readonly log: Logger
+  private readonly hooks: SessionHooks
+  private readonly init: SessionInit
+  private closed = false
+
+  constructor(c: { clock: Clock; log: Logger }, init: SessionInit, hooks: SessionHooks) {
+    this.clock = c.clock
+    this.log = c.log
+    this.hooks = hooks
+    this.init = init
+    this.inbound = init.inbound
+    this.fsm = initialFsm(init.fsm)
+    this.since = c.clock.now()
+  }
+
+  get state(): FsmState['state'] {
+    return this.fsm.state
+  }
+
+  get hasSocket(): boolean {
+    return this.socket !== undefined
+  }
+
+  /** Feeds one event through the FSM and carries out the actions. */
+  event(ev: FsmEvent): void {
+    if (this.closed) return
+    const from = this.fsm.state
+    const r = step(this.fsm, ev)
+    this.fsm = r.next
+    this.lastReason = r.reason
+    if (from !== r.next.state) {
+      this.since = this.clock.now()
+      const lvl = r.next.state === 'Established' || from === 'Established' ? 'info' : 'debug'
+      this.log[lvl]({ from, to: r.next.state, reason: r.reason }, 'fsm transition')
+    }
+    for (const a of r.actions) this.act(a)
+    if (from !== 'OpenConfirm' && r.next.state === 'OpenConfirm') this.hooks.onOpenConfirm(this)
+    if (from !== 'Idle' && r.next.state === 'Idle') this.hooks.onIdle(this)
+  }
+
+  /** Gives the session an accepted inbound socket. */
+  attach(sock: net.Socket, confirmed: FsmEvent['type'] = 'TcpConnectionConfirmed'): void {
+    this.bind(sock)
+    this.event({ type: confirmed } as FsmEvent)
+  }
+
+  /** Stops for good: no timers, no socket, no more events. */
+  close(): void {
+    for (const t of this.timers.values()) t.cancel()
+    this.timers.clear()
+    this.dropSocket()
+    this.closed = true
+  }
+
+  send(bytes: Uint8Array): void {
+    if (!this.socket || this.fsm.state !== 'Established') return
+    this.socket.write(bytes)
+    this.messagesOut++
+  }
+
+  private bind(sock: net.Socket): void {
+    this.dropSocket()
+    this.socket = sock
+    this.framer = new Framer()
+    sock.setNoDelay(true)
+    sock.on('data', (chunk: Buffer) => {
+      if (this.socket === sock) this.onData(chunk)
+    })
+    const gone = () => {
+      if (this.socket !== sock) return
+      this.socket = undefined
+      this.event({ type: 'TcpConnectionFails' })
+    }
+    sock.on('error', (err) => {
+      this.log.debug({ err }, 'socket error')
+      gone()
+    })
+    sock.on('close', gone)
+  }
+
+  private dropSocket(): void {
+    const s = this.socket
+    if (!s) return
+    this.socket = undefined
+    s.end()
+    // Give a queued NOTIFICATION a moment to leave, then make sure the socket is gone.
+    const t = this.clock.setTimeout(() => s.destroy(), 1000)
+    s.once('close', () => t.cancel())
+  }
+
+  private connect(): void {
+    const { host, port } = this.init.remote
+    const opts: net.NetConnectOpts = { host, port }
+    if (this.init.localAddress !== undefined) opts.localAddress = this.init.localAddress
+    const sock = net.connect(opts)
+    this.bind(sock)
+    sock.once('connect', () => {
+      if (this.socket === sock) this.event({ type: 'TcpCrAcked' })
+    })
+  }
+
+  private act(a: FsmAction): void {
+    switch (a.type) {
+      case 'connect':
+        this.connect()
+        return
+      case 'disconnect':
+        this.dropSocket()
+        return
+      case 'send':
+        this.write(a.msg)
+        return
+      case 'startTimer': {
+        this.timers.get(a.timer)?.cancel()
+        const name = a.timer
+        this.timers.set(
+          name,
+          this.clock.setTimeout(() => {
+            this.timers.delete(name)
+            this.event({ type: TIMER_EVENT[name] } as FsmEvent)
+          }, a.ms),
+        )
+        return
+      }
+      case 'stopTimer':
+        this.timers.get(a.timer)?.cancel()
+        this.timers.delete(a.timer)
+        return
+      case 'established':
+        this.hooks.onEstablished(this)
+        return
+      case 'down':
+        this.hooks.onDown(this)
+        return
+      case 'deliverUpdate':
+        this.hooks.onUpdate(this, a.update)
+        return
+      case 'deliverRouteRefresh':
+        this.hooks.onRouteRefresh(this)
+        return
+    }
+  }
+
+  private write(m: BgpMessage): void {
+    if (!this.socket) return
+    if (m.type === 'NOTIFICATION') this.log.info({ code: m.code, subcode: m.subcode }, 'sending notification')
+    this.socket.write(encodeMessage(m, { as4: this.fsm.as4 }))
+    this.messagesOut++
+  }
+
+  private onData(chunk: Uint8Array): void {
+    for (const f of this.framer.push(chunk)) {
+      if (this.fsm.state === 'Idle' || this.closed) return
+      if (!f.ok) {
+        this.event({ type: 'BGPHeaderErr', error: f.error })
+        return
+      }
+      this.messagesIn++
+      const d = decodeMessage(f.bytes, { as4: this.fsm.as4 })
+      if (!d.ok) {
+        this.event(errorEvent(f.type, d.error))
+        continue
+      }
+      const m = d.msg
+      switch (m.type) {
+        case 'OPEN':
+          this.event({ type: 'BGPOpen', open: m })
+          break
+        case 'UPDATE':
+          if (m.treatAsWithdraw)
+            this.log.warn(
+              { err: m.treatAsWithdraw.message, code: m.treatAsWithdraw.kind },
+              'malformed UPDATE treated as withdraw',
+            )
+          for (const d2 of m.discarded ?? []) this.log.warn({ err: d2.message, code: d2.kind }, 'attribute discarded')
+          this.event({ type: 'UpdateMsg', update: m })
+          break
+        case 'KEEPALIVE':
+          this.event({ type: 'KeepAliveMsg' })
+          break
+        case 'NOTIFICATION':
+          this.log.info({ code: m.code, subcode: m.subcode }, 'received notification')
+          this.event({ type: 'NotifMsg', code: m.code, subcode: m.subcode })
+          break
+        case 'ROUTE_REFRESH':
+          this.event({ type: 'RouteRefreshMsg' })
+          break
+      }
+    }
+  }
+}
+
+function errorEvent(type: number, error: BgpDecodeError): FsmEvent {
+  if (error.code === 1) return { type: 'BGPHeaderErr', error }
+  if (type === MSG.OPEN) return { type: 'BGPOpenMsgErr', error }
+  if (type === MSG.UPDATE) return { type: 'UpdateMsgErr', error }
+  return { type: 'BGPHeaderErr', error }
+}

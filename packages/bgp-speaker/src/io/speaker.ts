@@ -1,0 +1,379 @@
+/**
+ * The BGP speaker: a listener, one controller per configured peer (a main session plus, during a
+ * connection collision, a second one), the RIBs, and the export of locally originated prefixes.
+ */
+import * as net from 'node:net'
+import type { Clock, Logger } from '@calilab/kit'
+import { formatIPv4, parseIPv4, tryParseCidr } from '@calilab/model'
+import type { PathAttributes } from '../core/codec/attrs/types.ts'
+import { defaultCapabilities } from '../core/codec/capabilities.ts'
+import { CEASE_SUB, ERR } from '../core/codec/errors.ts'
+import { encodeNotification, notification } from '../core/codec/notification.ts'
+import type { Prefix } from '../core/codec/prefix.ts'
+import {
+  encodeAnnouncements,
+  encodeUpdate,
+  encodeWithdrawals,
+  isEndOfRib,
+  type UpdateMessage,
+} from '../core/codec/update.ts'
+import { FSM_DEFAULTS, fsmConfig, keepLocallyInitiated } from '../core/fsm.ts'
+import { type PeerOut, Rib, type RibResult, type RouteChange } from '../core/rib.ts'
+import { Session, type SessionHooks } from './session.ts'
+
+export interface PeerConfig {
+  /** BIRD-style protocol name; default `peer_<a_b_c_d>`. */
+  name?: string
+  /** Real address of the peer (loopback in tests). */
+  address: string
+  port?: number
+  asNumber: number
+  passive?: boolean
+  /** Source address for outgoing connections (BIRD `source address`). */
+  localAddress?: string
+  /** Next hop advertised as "self" on this session (the emulated node IP). Default: localAddress. */
+  nextHopSelf?: string
+  holdTime?: number
+  keepaliveTime?: number
+  connectRetryTime?: number
+  /** The peer is a route-reflector client of this speaker. */
+  rrClient?: boolean
+}
+
+export interface SpeakerInit {
+  routerId: string
+  asNumber: number
+  listen?: { host: string; port: number }
+  clock: Clock
+  log: Logger
+  peers: PeerConfig[]
+  /** Route-reflector cluster id (dotted quad). */
+  clusterId?: string
+  multipath?: boolean
+}
+
+export interface PeerStatus {
+  name: string
+  address: string
+  port: number
+  asNumber: number
+  /** FSM state of the session that counts (the established one, else the main one). */
+  state: string
+  /** BIRD's protocol state column: up / start / down. */
+  protoState: 'up' | 'start' | 'down'
+  since: number
+  info: string
+  lastError?: string
+  holdTime: number
+  keepaliveTime: number
+  peerRouterId?: string
+  routesImported: number
+  routesExported: number
+}
+
+export type RoutesListener = (changes: RouteChange[]) => void
+
+const DEFAULT_PORT = 179
+
+class PeerController {
+  readonly cfg: PeerConfig
+  readonly name: string
+  main: Session
+  /** A second connection while a collision is being resolved. */
+  extra: Session | undefined
+  private readonly sp: Speaker
+
+  constructor(sp: Speaker, cfg: PeerConfig) {
+    this.sp = sp
+    this.cfg = cfg
+    this.name = cfg.name ?? `peer_${cfg.address.replace(/\./g, '_')}`
+    this.main = this.newSession(false)
+  }
+
+  get port(): number {
+    return this.cfg.port ?? DEFAULT_PORT
+  }
+
+  newSession(inbound: boolean): Session {
+    const sp = this.sp
+    const fsm = fsmConfig({
+      localAs: sp.init.asNumber,
+      routerId: sp.routerId,
+      peerAs: this.cfg.asNumber,
+      passive: inbound || this.cfg.passive === true,
+      holdTime: this.cfg.holdTime ?? FSM_DEFAULTS.holdTime,
+      connectRetryTime: this.cfg.connectRetryTime ?? FSM_DEFAULTS.connectRetryTime,
+      capabilities: defaultCapabilities(sp.init.asNumber),
+      ...(this.cfg.keepaliveTime !== undefined ? { keepaliveTime: this.cfg.keepaliveTime } : {}),
+    })
+    const init = {
+      peerName: this.name,
+      remote: { host: this.cfg.address, port: this.port },
+      inbound,
+      fsm,
+      ...(this.cfg.localAddress !== undefined ? { localAddress: this.cfg.localAddress } : {}),
+    }
+    return new Session({ clock: sp.clock, log: sp.log.child({ peer: this.name, inbound }) }, init, this.hooks())
+  }
+
+  private hooks(): SessionHooks {
+    return {
+      onEstablished: (s) => this.sp.peerEstablished(this, s),
+      onDown: () => this.sp.peerDown(this),
+      onUpdate: (_s, u) => this.sp.peerUpdate(this, u),
+      onRouteRefresh: () => this.sp.flush(this.sp.rib.refresh(this.name)),
+      onOpenConfirm: (s) => this.resolveCollision(s),
+      onIdle: (s) => {
+        if (s === this.extra) {
+          s.close()
+          this.extra = undefined
+        }
+      },
+    }
+  }
+
+  /** An inbound connection from this peer's address. */
+  accept(sock: net.Socket): void {
+    const st = this.main.state
+    if ((st === 'Connect' || st === 'Active') && !(st === 'Active' && this.main.hasSocket)) {
+      this.main.attach(sock)
+      return
+    }
+    if ((st === 'OpenSent' || st === 'OpenConfirm') && this.extra === undefined) {
+      const s = this.newSession(true)
+      this.extra = s
+      s.event({ type: 'ManualStart' })
+      s.attach(sock)
+      return
+    }
+    // Established, Idle, or already two connections: refuse (RFC 4486 Cease 6/5).
+    sock.on('error', () => {})
+    sock.end(encodeNotification(notification(ERR.CEASE, CEASE_SUB.CONNECTION_REJECTED)))
+  }
+
+  /** RFC 4271 §6.8: the connection opened by the higher BGP identifier survives. */
+  private resolveCollision(s: Session): void {
+    const other = s === this.main ? this.extra : this.main
+    if (!other || !this.extra) return
+    if (other.state !== 'OpenSent' && other.state !== 'OpenConfirm') return
+    const remoteId = s.fsm.peerOpen?.bgpId ?? other.fsm.peerOpen?.bgpId ?? 0
+    const keepOutbound = keepLocallyInitiated(this.sp.routerId, remoteId)
+    const loser = s.inbound === keepOutbound ? s : other
+    const winner = loser === s ? other : s
+    loser.event({ type: 'OpenCollisionDump' })
+    loser.close()
+    this.main = winner
+    this.extra = undefined
+  }
+
+  stop(): void {
+    this.extra?.event({ type: 'ManualStop' })
+    this.extra?.close()
+    this.extra = undefined
+    this.main.event({ type: 'ManualStop' })
+    this.main.close()
+  }
+
+  /** The session whose state the views show. */
+  get current(): Session {
+    return this.extra && this.extra.state === 'Established' ? this.extra : this.main
+  }
+}
+
+export class Speaker {
+  readonly init: SpeakerInit
+  readonly clock: Clock
+  readonly log: Logger
+  readonly rib: Rib
+  readonly routerId: number
+  private readonly peers = new Map<string, PeerController>()
+  private server: net.Server | undefined
+  private listeners: RoutesListener[] = []
+  private bound: { host: string; port: number } | undefined
+  private readonly started: number
+
+  constructor(init: SpeakerInit) {
+    this.init = init
+    this.clock = init.clock
+    this.log = init.log.child({ component: 'bgp.speaker' })
+    this.routerId = parseIPv4(init.routerId)
+    this.started = init.clock.now()
+    this.rib = new Rib({
+      localAs: init.asNumber,
+      routerId: this.routerId,
+      ...(init.clusterId !== undefined ? { clusterId: parseIPv4(init.clusterId) } : {}),
+      ...(init.multipath !== undefined ? { multipath: init.multipath } : {}),
+    })
+  }
+
+  /** Starts listening (if configured) and every peer. Returns the bound listen address. */
+  async start(): Promise<{ host: string; port: number } | undefined> {
+    if (this.init.listen) {
+      const { host, port } = this.init.listen
+      const server = net.createServer((sock) => this.onConnection(sock))
+      this.server = server
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen({ host, port }, () => resolve())
+      })
+      const addr = server.address() as net.AddressInfo
+      this.bound = { host: addr.address, port: addr.port }
+      this.log.info(this.bound, 'bgp listening')
+    }
+    for (const p of this.init.peers) this.addPeer(p)
+    return this.bound
+  }
+
+  get address(): { host: string; port: number } | undefined {
+    return this.bound
+  }
+
+  addPeer(cfg: PeerConfig): void {
+    const pc = new PeerController(this, cfg)
+    if (this.peers.has(pc.name)) throw new Error(`peer ${pc.name} already configured`)
+    this.peers.set(pc.name, pc)
+    pc.main.event({ type: 'ManualStart' })
+  }
+
+  removePeer(name: string): void {
+    const pc = this.peers.get(name)
+    if (!pc) return
+    pc.stop()
+    this.peers.delete(name)
+  }
+
+  async stop(): Promise<void> {
+    for (const pc of this.peers.values()) pc.stop()
+    this.peers.clear()
+    const s = this.server
+    this.server = undefined
+    if (s) await new Promise<void>((r) => s.close(() => r()))
+  }
+
+  onRoutes(fn: RoutesListener): () => void {
+    this.listeners.push(fn)
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== fn)
+    }
+  }
+
+  /** Originates prefixes ("198.19.16.0/26" or Prefix, one or a batch) to every peer. */
+  originate(prefix: string | Prefix | readonly (string | Prefix)[], attrs: Partial<PathAttributes> = {}): void {
+    const list = Array.isArray(prefix) ? prefix.map(toPrefix) : toPrefix(prefix as string | Prefix)
+    this.apply(this.rib.originate(list, attrs))
+  }
+
+  withdraw(prefix: string | Prefix): void {
+    this.apply(this.rib.withdrawLocal(toPrefix(prefix)))
+  }
+
+  status(): PeerStatus[] {
+    return [...this.peers.values()].map((pc) => {
+      const s = pc.current
+      const f = s.fsm
+      const protoState =
+        f.state === 'Established'
+          ? 'up'
+          : f.state === 'Idle' && pc.main === s && s.lastReason === 'ManualStop'
+            ? 'down'
+            : 'start'
+      const st: PeerStatus = {
+        name: pc.name,
+        address: pc.cfg.address,
+        port: pc.port,
+        asNumber: pc.cfg.asNumber,
+        state: f.state,
+        protoState,
+        since: s.since,
+        info: f.state === 'Established' ? 'Established' : f.lastError ? `${f.state} ${f.lastError}` : f.state,
+        holdTime: f.holdTime,
+        keepaliveTime: f.keepaliveTime,
+        routesImported: this.rib.adjInCount(pc.name),
+        routesExported: this.rib.adjOutCount(pc.name),
+      }
+      if (f.lastError !== undefined) st.lastError = f.lastError
+      if (f.peerOpen) st.peerRouterId = formatIPv4(f.peerOpen.bgpId)
+      return st
+    })
+  }
+
+  /** Since when the speaker runs (clock.now()). */
+  get startedAt(): number {
+    return this.started
+  }
+
+  // --- called by peer controllers ----------------------------------------------------------
+
+  peerEstablished(pc: PeerController, s: Session): void {
+    const open = s.fsm.peerOpen
+    const self = pc.cfg.nextHopSelf ?? pc.cfg.localAddress ?? this.init.listen?.host ?? this.init.routerId
+    const r = this.rib.peerUp({
+      id: pc.name,
+      address: parseIPv4(pc.cfg.address),
+      asn: pc.cfg.asNumber,
+      routerId: open?.bgpId ?? 0,
+      localAddress: parseIPv4(self),
+      ...(pc.cfg.rrClient !== undefined ? { rrClient: pc.cfg.rrClient } : {}),
+    })
+    this.flush(r.out)
+    // End-of-RIB marker (RFC 4724): an empty UPDATE, as BIRD sends it.
+    s.send(encodeUpdate({}, { as4: s.fsm.as4 }))
+  }
+
+  peerDown(pc: PeerController): void {
+    this.apply(this.rib.peerDown(pc.name))
+  }
+
+  peerUpdate(pc: PeerController, u: UpdateMessage): void {
+    if (isEndOfRib(u)) return
+    this.apply(this.rib.applyUpdate(pc.name, u))
+  }
+
+  flush(outs: PeerOut[]): void {
+    for (const o of outs) {
+      const pc = this.peers.get(o.peerId)
+      if (!pc) continue
+      const s = pc.current
+      const ctx = { as4: s.fsm.as4 }
+      const parts: Uint8Array[] = encodeWithdrawals(o.withdraw, ctx)
+      for (const g of o.announce) parts.push(...encodeAnnouncements(g.attrs, g.prefixes, ctx))
+      if (parts.length === 0) continue
+      s.send(parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts))
+    }
+  }
+
+  private apply(r: RibResult): void {
+    this.flush(r.out)
+    if (r.changes.length === 0) return
+    for (const l of this.listeners) {
+      try {
+        l(r.changes)
+      } catch (err) {
+        this.log.error({ err }, 'routes listener failed')
+      }
+    }
+  }
+
+  private onConnection(sock: net.Socket): void {
+    const remote = (sock.remoteAddress ?? '').replace(/^::ffff:/, '')
+    const pc = [...this.peers.values()].find((p) => p.cfg.address === remote)
+    if (!pc) {
+      this.log.info({ remote }, 'connection from unknown address refused')
+      sock.on('error', () => {})
+      sock.destroy()
+      return
+    }
+    pc.accept(sock)
+  }
+}
+
+function toPrefix(p: string | Prefix): Prefix {
+  if (typeof p !== 'string') return p
+  const r = tryParseCidr(p)
+  if (!r.ok) throw r.error
+  return { addr: r.cidr.network, len: r.cidr.prefix }
+}
+
+export function createSpeaker(init: SpeakerInit): Speaker {
+  return new Speaker(init)
+}
