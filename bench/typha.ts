@@ -56,7 +56,7 @@ function request(agent: http.Agent, port: number, method: string, path: string, 
 }
 
 /** Run `total` requests from `make(i)` with `concurrency` keep-alive connections. */
-async function bulk(
+export async function bulk(
   port: number,
   total: number,
   concurrency: number,
@@ -81,7 +81,7 @@ async function bulk(
 const GNS_PATH = '/apis/projectcalico.org/v3/globalnetworksets'
 
 /** `rate` merge patches per second for `seconds`, each stamped with its write time. */
-async function writeLoad(port: number, rate: number, seconds: number): Promise<{ ok: number; sent: number }> {
+export async function writeLoad(port: number, rate: number, seconds: number): Promise<{ ok: number; sent: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 })
   const total = Math.round(rate * seconds)
   const start = performance.now()
@@ -161,7 +161,7 @@ interface Typha {
   metricsPort: number
 }
 
-async function startTyphas(api: string, t: number): Promise<Typha[]> {
+export async function startTyphas(api: string, t: number): Promise<Typha[]> {
   return Promise.all(
     Array.from({ length: t }, async (_, i) => {
       const { child, ready } = await startReady('bench/fixtures/typha-proc.ts', [
@@ -182,7 +182,9 @@ async function startTyphas(api: string, t: number): Promise<Typha[]> {
   )
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+export async function stop(child: ChildProcess, graceMs = 0): Promise<void> {
+  if (child.exitCode !== null) return
+  if (graceMs > 0) await Promise.race([new Promise((r) => child.once('exit', r)), sleep(graceMs)])
   if (child.exitCode !== null) return
   const gone = new Promise((r) => child.once('exit', r))
   child.kill('SIGTERM')
@@ -205,7 +207,7 @@ interface AgentsReport {
   rssMiB: number
 }
 
-async function startAgents(cfg: Record<string, unknown>): Promise<{
+export async function startAgents(cfg: Record<string, unknown>): Promise<{
   child: ChildProcess
   ready: AgentsReady
   ask<T>(msg: { type: string }, reply?: string): Promise<T>
@@ -215,6 +217,7 @@ async function startAgents(cfg: Record<string, unknown>): Promise<{
       '--import',
       'tsx',
       '--max-old-space-size=8192',
+      '--max-semi-space-size=64',
       ...(process.env['BENCH_TYPHA_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_TYPHA_PROF']}`] : []),
     ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -289,7 +292,7 @@ async function fanout(
   const rss = typhas.map((t) => rssMiB(t.pid))
   const r = await agents.ask<AgentsReport>({ type: 'report' }, 'report')
   agents.child.send({ type: 'exit' })
-  await stop(agents.child)
+  await stop(agents.child, 5000)
   const diff = (name: string, label?: string) =>
     after.reduce((s, a, i) => s + metricSum(a, name, label) - metricSum(before[i] ?? '', name, label), 0)
   return {
@@ -419,7 +422,7 @@ export async function benchTypha(): Promise<BenchResult> {
     const snapEncodes = metricSum(typhaText, 'calilab_typha_encodes_total', 'kind="snapshot"')
     const snapRss = rssMiB(typhas[0]?.pid ?? 0)
     snap.child.send({ type: 'exit' })
-    await stop(snap.child)
+    await stop(snap.child, 5000)
     log(`snapshot: one ${ms(snap.ready.firstMs)} ms, ${SNAPSHOT_AGENTS - 1} more ${ms(snap.ready.allMs)} ms`)
 
     // ---- rows --------------------------------------------------------------------------------
