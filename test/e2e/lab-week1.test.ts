@@ -1,7 +1,7 @@
-import { eventually, startCluster } from '@calilab/testkit'
+import { eventually, LAB_DIR, startCluster } from '@calilab/testkit'
 import t from 'tap'
 
-const LAB = '/work/shared/lab'
+const LAB = LAB_DIR
 
 t.test('lab step 1-2: up --bare, install Calico by hand, YAO Bank rolls out', async (t) => {
   const c = await startCluster({ nodes: 3, bare: true })

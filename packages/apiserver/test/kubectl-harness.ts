@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { seededRng, silentLogger } from '@calilab/kit'
 import type { KubeObject } from '@calilab/model'
+import { LAB_DIR } from '@calilab/testkit'
 import { type RunningApiServer, startApiServer } from '../src/server.ts'
 
 /** Shared by the kubectl tests: one in-process server per file and a kubeconfig in a temp dir. */
 
 export const REPO = resolve(import.meta.dirname, '../../..')
-export const LAB = '/work/shared/lab'
+export const LAB = LAB_DIR
 export const KUBECTL_132 = '/usr/bin/kubectl'
 export const KUBECTL_120 = join(REPO, '.ci/kubectl-1.20/usr/bin/kubectl')
 

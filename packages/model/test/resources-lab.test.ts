@@ -1,12 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { LAB_DIR } from '@calilab/testkit'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
 import type { KubeObject } from '../src/resources/meta.ts'
 import { builtinResources, findResource } from '../src/resources/table.ts'
 import { applyDefaults, validateObject } from '../src/resources/validate.ts'
 
-const LAB = '/work/shared/lab'
+const LAB = LAB_DIR
 
 function labDocs(): { file: string; obj: KubeObject }[] {
   const out: { file: string; obj: KubeObject }[] = []

@@ -11,6 +11,10 @@ import { generateTopology, type Topology } from '@calilab/model'
 
 export const CLI_BIN = fileURLToPath(new URL('../../cli/bin/calilab.js', import.meta.url))
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+/** The project's shared/ folder (lab manifests, reference): beside the repository, or $CALILAB_SHARED. */
+export const SHARED_DIR = process.env['CALILAB_SHARED'] ?? path.resolve(REPO_ROOT, '..', 'shared')
+/** The CCO-L1 lab manifests. */
+export const LAB_DIR = path.join(SHARED_DIR, 'lab')
 export const KUBECTL = process.env['CALILAB_TEST_KUBECTL'] ?? '/usr/bin/kubectl'
 
 export interface ProcessResult {
