@@ -1,4 +1,6 @@
 /** @calilab/bgp-speaker: BGP-4 codec, FSM and RIBs (pure core) and a TCP speaker (shell). */
+
+export * from './calico/index.ts'
 export * from './core/codec/index.ts'
 export {
   FSM_DEFAULTS,
@@ -35,3 +37,6 @@ export {
   Speaker,
   type SpeakerInit,
 } from './io/speaker.ts'
+export { type PeerSpec, parsePeerSpec, type RunningSpeaker, runSpeaker, type SpeakerDeps } from './main.ts'
+export * from './router/index.ts'
+export * from './views/index.ts'

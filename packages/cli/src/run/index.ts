@@ -1,6 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { CliError } from '../io.ts'
-import { runPlaceholder } from './placeholder.ts'
 
 /** What one `calilab run <component>` invocation parsed to (used by the dry-run parse too). */
 export interface RunInvocation {
@@ -132,12 +131,19 @@ export const runComponent: RunHandler = async (inv) => {
       return
     }
     case 'bgp-speaker': {
-      const o = inv.options
-      await runPlaceholder({
-        component: 'bgp-speaker',
-        issue: 5,
-        info: { name: o['name'], ip: o['ip'], endpoint: o['endpoint'], as: o['as'], bgpPort: o['port'] },
-      })
+      const run = await loadEntry<(argv: string[]) => Promise<{ close(): Promise<void> }>>(
+        '@calilab/bgp-speaker',
+        'runSpeaker',
+      )
+      const speaker = await run(inv.forward)
+      const stop = () => {
+        speaker.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        )
+      }
+      process.once('SIGTERM', stop)
+      process.once('SIGINT', stop)
       return
     }
   }
@@ -219,13 +225,21 @@ Each process prints one line CALILAB_READY {...} on stdout when it is serving.`,
 
   const speaker = run
     .command('bgp-speaker')
-    .description('a standalone BGP speaker, e.g. the external router host1 (placeholder until issue 5)')
+    .description('a standalone BGP speaker in router mode, e.g. the external router host1')
     .requiredOption('--name <name>', 'host name')
     .requiredOption('--ip <ip>', 'emulated IP', ipArg)
     .requiredOption('--endpoint <ip>', 'real loopback address', ipArg)
     .option('--as <asn>', 'AS number', asArg, 64512)
     .option('--port <port>', 'BGP port on the endpoint', portArg, 1790)
-    .option('--apiserver <url>', 'API server URL', urlArg)
+    .option('--apiserver <url>', 'API server URL (peers = the nodes it lists, when --peers is not given)', urlArg)
+    .option('--peers <list>', 'peers, [NAME=][NODEIP@]HOST:PORT[,...] (HOST:PORT = real endpoint)')
+    .option('--control-port <port>', 'HTTP control port for /ip-route, /birdc, /status (0 = ephemeral)', portArg, 0)
+    .option('--filter <rules>', "import filter, CIDR (exact) / CIDR+ (or longer) / !CIDR, comma separated, or 'all'")
+    .option('--originate <cidrs>', 'prefixes to announce (comma separated; a router exports none by default)')
+    .option('--subnet <cidr>', 'connected subnet shown in ip route (default: --ip/20)', cidrArg)
+    .option('--connect-retry <s>', 'BGP connect retry time in seconds')
+    .option('--hold-time <s>', 'BGP hold time in seconds (default 240)')
+    .option('--log-level <level>', 'pino log level')
   speaker.action(async () => {
     await handler({ component: 'bgp-speaker', options: speaker.opts(), forward: forwardOf(speaker) })
   })

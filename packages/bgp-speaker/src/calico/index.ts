@@ -1,0 +1,27 @@
+export {
+  type ApplyResult,
+  CalicoBgpDriver,
+  type EndpointResolver,
+  endpointResolver,
+  peerConfigFor,
+  type SpeakerLike,
+} from './apply.ts'
+export {
+  type BgpState,
+  calicoNodeFromK8s,
+  DEFAULT_AS,
+  DEFAULT_BGP_PORT,
+  type DesiredBgp,
+  type DesiredExport,
+  type DesiredPeer,
+  desiredBgp,
+  diffExports,
+  diffPeers,
+  EXCLUDE_LB_LABEL,
+  type ExportDiff,
+  type ExportKind,
+  nodeEndpoint,
+  type PeerDiff,
+  type PeerType,
+  parsePeerIP,
+} from './desired.ts'
