@@ -1,0 +1,139 @@
+/**
+ * A node: its root namespace (lo, eth0 with the node IP) plus pod namespaces joined by veth
+ * pairs. Packets between namespaces go through one FIFO per host, so processing is iterative
+ * (never recursive) and deterministic.
+ */
+import type { Clock, Rng } from '@calilab/kit'
+import type { Host, HostInit, LinkInfo, Netns, PacketOptions, PacketOutcome, PacketTraceStep, Underlay } from './api.ts'
+import { Link } from './links.ts'
+import { NetnsImpl } from './netns.ts'
+
+interface Pending {
+  ns: NetnsImpl
+  pkt: Uint8Array
+  dev: string
+  trace: PacketTraceStep[] | undefined
+  fn: (() => void) | undefined
+}
+
+export class HostImpl implements Host {
+  readonly name: string
+  readonly nodeIp: number
+  readonly clock: Clock
+  readonly rng: Rng
+  readonly root: NetnsImpl
+  underlay: Underlay | undefined
+  private readonly nsMap = new Map<string, NetnsImpl>()
+  private nextNsid = 0
+  private readonly queue: Pending[] = []
+  private head = 0
+  private pumping = false
+
+  constructor(init: HostInit) {
+    this.name = init.name
+    this.nodeIp = init.nodeIp >>> 0
+    this.clock = init.clock
+    this.rng = init.rng
+    this.underlay = init.underlay
+    this.root = new NetnsImpl(this, '', undefined)
+    this.nsMap.set('', this.root)
+    this.root.addLink('eth0', 'ethernet', { up: true })
+    this.root.addAddr('eth0', this.nodeIp, init.nodePrefix ?? 20)
+    if (init.gateway !== undefined) this.root.routes.add({ dst: 0, prefix: 0, via: init.gateway, dev: 'eth0' })
+  }
+
+  setUnderlay(u: Underlay | undefined): void {
+    this.underlay = u
+  }
+
+  fromUnderlay(bytes: Uint8Array, o: PacketOptions = {}): PacketOutcome {
+    return this.root.receive(bytes, 'eth0', o)
+  }
+
+  createPodNetns(name: string): Netns {
+    if (this.nsMap.has(name)) throw new Error(`Cannot create namespace file "/var/run/netns/${name}": File exists`)
+    const ns = new NetnsImpl(this, name, this.nextNsid++)
+    this.nsMap.set(name, ns)
+    return ns
+  }
+
+  deletePodNetns(name: string): boolean {
+    const ns = this.nsMap.get(name)
+    if (!ns || ns === this.root) return false
+    for (const l of ns.links()) if (l.kind === 'veth') ns.delLink(l.name)
+    this.nsMap.delete(name)
+    return true
+  }
+
+  netns(name: string): NetnsImpl | undefined {
+    return this.nsMap.get(name)
+  }
+
+  namespaces(): Netns[] {
+    return [...this.nsMap.values()]
+  }
+
+  addVethPair(hostNs: Netns, hostName: string, podNs: Netns, podName: string): { host: LinkInfo; pod: LinkInfo } {
+    const h = hostNs as NetnsImpl
+    const p = podNs as NetnsImpl
+    if (h.linkMap.has(hostName)) throw new Error('RTNETLINK answers: File exists')
+    if (p.linkMap.has(podName)) throw new Error('RTNETLINK answers: File exists')
+    const hl = new Link(h.allocIfindex(), hostName, 'veth', 1500, 'ee:ee:ee:ee:ee:ee')
+    const pl = new Link(p.allocIfindex(), podName, 'veth', 1500, this.randomMac())
+    hl.peer = { ns: p.name, dev: podName }
+    pl.peer = { ns: h.name, dev: hostName }
+    hl.peerIfindex = pl.ifindex
+    pl.peerIfindex = hl.ifindex
+    // netnsid of the other side as each sees it: pods see the root as 0; the root sees pods by creation order.
+    hl.linkNetnsid = p.id ?? 0
+    pl.linkNetnsid = h === this.root ? 0 : (h.id ?? 0)
+    hl.up = true
+    pl.up = true
+    hl.proxyArp = true
+    h.attach(hl)
+    p.attach(pl)
+    return { host: hl, pod: pl }
+  }
+
+  /** A locally administered unicast MAC from the host's rng. */
+  randomMac(): string {
+    const b: string[] = []
+    for (let i = 0; i < 6; i++) {
+      let x = this.rng.int(256)
+      if (i === 0) x = (x & 0xfc) | 0x02
+      b.push(x.toString(16).padStart(2, '0'))
+    }
+    return b.join(':')
+  }
+
+  /** Queues a packet for `ns` received on `dev`. */
+  enqueue(ns: NetnsImpl, pkt: Uint8Array, dev: string, trace: PacketTraceStep[] | undefined): void {
+    this.queue.push({ ns, pkt, dev, trace, fn: undefined })
+  }
+
+  /** Runs `fn` after the current packet (kernel-generated replies). */
+  defer(fn: () => void): void {
+    this.queue.push({ ns: this.root, pkt: new Uint8Array(0), dev: '', trace: undefined, fn })
+  }
+
+  /** Processes queued packets until none is left (re-entrant calls return at once). */
+  pump(): void {
+    if (this.pumping) return
+    this.pumping = true
+    try {
+      while (this.head < this.queue.length) {
+        const p = this.queue[this.head++]!
+        if (p.fn) p.fn()
+        else p.ns.pipeline.receive(p.pkt, p.dev, p.trace)
+      }
+    } finally {
+      this.queue.length = 0
+      this.head = 0
+      this.pumping = false
+    }
+  }
+}
+
+export function createHost(init: HostInit): Host {
+  return new HostImpl(init)
+}

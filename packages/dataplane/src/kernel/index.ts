@@ -1,0 +1,5 @@
+export * from './api.ts'
+export { createHost, HostImpl } from './host.ts'
+export { NetnsImpl } from './netns.ts'
+export { flowHash } from './pipeline.ts'
+export { formatRoute, RouteTables } from './routes.ts'

@@ -1,0 +1,491 @@
+/**
+ * The packet pipeline of one namespace, in the kernel's hook order:
+ *
+ *   receive: [decap] raw PREROUTING -> conntrack -> mangle PREROUTING -> nat PREROUTING (NEW only)
+ *            -> routing -> INPUT (mangle, filter) -> confirm -> socket layer
+ *                        -> FORWARD (mangle, filter) -> TTL -> POSTROUTING (mangle, nat on NEW) -> confirm -> egress
+ *   output:  routing -> raw OUTPUT -> conntrack -> mangle OUTPUT -> nat OUTPUT (NEW) -> reroute
+ *            -> filter OUTPUT -> POSTROUTING (mangle, nat on NEW) -> confirm -> egress
+ *
+ * Egress: veth -> the peer namespace (host queue), lo -> this namespace again, eth0 -> the
+ * underlay, tunl0 -> IPIP to the gateway node, vxlan.calico -> VXLAN to the VTEP's node.
+ */
+import { formatIPv4 } from '@calilab/model'
+import { type CtEntry, type CtTuple, ORIGINAL } from '../core/conntrack/index.ts'
+import {
+  CT_NEW,
+  CT_RELATED,
+  CT_UNTRACKED,
+  type EvalContext,
+  type Hook,
+  type NfPacket,
+  rejectResponse,
+  type TableName,
+  type TraceStep,
+  Verdict,
+} from '../core/netfilter/index.ts'
+import type { DropReason, PacketOutcome, PacketTraceStep } from './api.ts'
+import type { Link } from './links.ts'
+import type { NetnsImpl } from './netns.ts'
+import {
+  buildIcmpError,
+  buildTimeExceeded,
+  decapIpip,
+  decrementTtl,
+  encapIpip,
+  encapVxlan,
+  ICMP_DEST_UNREACH,
+  ICMP_HOST_UNREACH,
+  ICMP_NET_UNREACH,
+  IPPROTO_IPIP,
+  IPPROTO_UDP,
+  isIcmpError,
+  PacketView,
+  parseMac,
+  parsePacket,
+  parseVxlan,
+  rewriteDst,
+  tupleHashFlow,
+} from './pipeline-deps.ts'
+
+interface Ctx {
+  v: PacketView
+  p: NfPacket
+  tuple: CtTuple | undefined
+  entry: CtEntry | undefined
+  isNew: boolean
+  trace: PacketTraceStep[] | undefined
+}
+
+export class Pipeline {
+  private readonly ns: NetnsImpl
+  private readonly verdict = new Verdict()
+  private readonly evalCtx: EvalContext
+  private readonly nfTrace: TraceStep[] = []
+
+  constructor(ns: NetnsImpl) {
+    this.ns = ns
+    this.evalCtx = { rng: ns.host.rng, isLocal: (ip) => ns.isLocal(ip) }
+  }
+
+  private now(): number {
+    return this.ns.host.clock.now()
+  }
+
+  // ------------------------------------------------------------------ entry points
+
+  receive(pkt: Uint8Array, dev: string, trace?: PacketTraceStep[]): PacketOutcome {
+    const ns = this.ns
+    const link = ns.linkMap.get(dev)
+    if (!link || !link.up) return this.drop(trace, 'LINK_DOWN', dev)
+    const v = new PacketView()
+    if (parsePacket(pkt, v) !== 'ok') return this.drop(trace, 'PARSE_ERROR')
+    if (link.taps.length) this.tapOut(link, v, pkt, 'in')
+    trace?.push({ kind: 'rx', ns: ns.name, dev, summary: summary(v) })
+    // Tunnel endpoints: decapsulate packets addressed to this namespace.
+    if (ns.isLocal(v.dst)) {
+      if (v.proto === IPPROTO_IPIP) {
+        const tun = this.findKind('ipip')
+        const inner = tun && decapIpip(pkt)
+        if (tun && inner) {
+          trace?.push({ kind: 'decap', ns: ns.name, dev: tun.name, mode: 'ipip' })
+          return this.receive(inner.slice(), tun.name, trace)
+        }
+      } else if (v.proto === IPPROTO_UDP && v.hasL4) {
+        const vx = this.findKind('vxlan')
+        if (vx?.vxlan && v.dport === vx.vxlan.port) {
+          const p = parseVxlan(pkt, 0, vx.vxlan.port)
+          if (p && p.vni === vx.vxlan.vni) {
+            trace?.push({ kind: 'decap', ns: ns.name, dev: vx.name, mode: 'vxlan' })
+            return this.receive(pkt.slice(p.innerOff, p.innerOff + p.innerLen), vx.name, trace)
+          }
+        }
+      }
+    }
+    const c: Ctx = { v, p: nfPacket(v, dev, ''), tuple: undefined, entry: undefined, isNew: false, trace }
+    if (this.hook('raw', 'PREROUTING', c) !== 'ACCEPT') return this.dropNf(c, 'PREROUTING')
+    const notrack = this.verdict.notrack
+    this.track(c, notrack)
+    if (this.hook('mangle', 'PREROUTING', c) !== 'ACCEPT') return this.dropNf(c, 'PREROUTING')
+    if (c.isNew && c.entry) {
+      if (this.hook('nat', 'PREROUTING', c) !== 'ACCEPT') return this.dropNf(c, 'PREROUTING')
+      this.natDst(c)
+    } else if (c.tuple) ns.conntrack.applyNat(v, c.tuple, 'dst')
+    c.p.dst = v.dst
+    c.p.dport = v.dport
+    // Routing decision.
+    if (ns.isLocal(v.dst)) {
+      trace?.push({ kind: 'route', ns: ns.name, decision: 'local' })
+      if (this.hook('mangle', 'INPUT', c) !== 'ACCEPT') return this.dropNf(c, 'INPUT')
+      if (c.isNew && this.hook('nat', 'INPUT', c) !== 'ACCEPT') return this.dropNf(c, 'INPUT')
+      const fv = this.hook('filter', 'INPUT', c)
+      if (fv !== 'ACCEPT') return this.reject(c, fv, pkt, 'INPUT')
+      this.confirm(c)
+      const sock = ns.stack.deliver(v)
+      trace?.push({ kind: 'deliver', ns: ns.name, proto: v.proto, port: v.dport, socket: sock })
+      return { kind: 'local' }
+    }
+    const rt = ns.routes.lookup(v.dst, flowHash(v))
+    if (!rt) return this.unreachable(c, pkt, ICMP_NET_UNREACH, 'NO_ROUTE')
+    if (rt.route.type === 'blackhole') {
+      trace?.push({ kind: 'route', ns: ns.name, decision: 'drop', route: rt.route.type })
+      return this.drop(trace, 'BLACKHOLE')
+    }
+    if (rt.route.type !== 'unicast') return this.unreachable(c, pkt, ICMP_HOST_UNREACH, 'UNREACHABLE')
+    trace?.push(routeStep(ns.name, rt.dev, rt.via))
+    if (v.ttl <= 1) {
+      const src = ns.sourceFor(v.src) ?? ns.host.nodeIp
+      trace?.push({ kind: 'icmp-error', ns: ns.name, type: 11, code: 0 })
+      this.emit(buildTimeExceeded(src, pkt))
+      return this.drop(trace, 'TTL_EXCEEDED')
+    }
+    c.p.oif = rt.dev
+    if (this.hook('mangle', 'FORWARD', c) !== 'ACCEPT') return this.dropNf(c, 'FORWARD')
+    const fv = this.hook('filter', 'FORWARD', c)
+    if (fv !== 'ACCEPT') return this.reject(c, fv, pkt, 'FORWARD')
+    decrementTtl(v)
+    return this.postrouting(c, pkt, rt.dev, rt.via)
+  }
+
+  output(pkt: Uint8Array, trace?: PacketTraceStep[]): PacketOutcome {
+    const ns = this.ns
+    const v = new PacketView()
+    if (parsePacket(pkt, v) !== 'ok') return this.drop(trace, 'PARSE_ERROR')
+    const c: Ctx = { v, p: nfPacket(v, '', ''), tuple: undefined, entry: undefined, isNew: false, trace }
+    let rt = this.route(v)
+    if (!rt) return this.localError(c, pkt, 'NO_ROUTE')
+    c.p.oif = rt.dev
+    if (this.hook('raw', 'OUTPUT', c) !== 'ACCEPT') return this.dropNf(c, 'OUTPUT')
+    this.track(c, this.verdict.notrack)
+    if (this.hook('mangle', 'OUTPUT', c) !== 'ACCEPT') return this.dropNf(c, 'OUTPUT')
+    if (c.isNew && c.entry) {
+      if (this.hook('nat', 'OUTPUT', c) !== 'ACCEPT') return this.dropNf(c, 'OUTPUT')
+      const before = v.dst
+      this.natDst(c)
+      if (v.dst !== before) {
+        rt = this.route(v)
+        if (!rt) return this.localError(c, pkt, 'NO_ROUTE')
+        c.p.oif = rt.dev
+      }
+    } else if (c.tuple) ns.conntrack.applyNat(v, c.tuple, 'dst')
+    const fv = this.hook('filter', 'OUTPUT', c)
+    if (fv !== 'ACCEPT') {
+      if (fv === 'REJECT') {
+        const resp = rejectResponse(pkt, this.verdict.rejectWith ?? 'icmp-port-unreachable')
+        if (resp) ns.host.enqueue(ns, resp, 'lo', trace)
+      }
+      return this.dropNf(c, 'OUTPUT')
+    }
+    if (rt.route.type === 'blackhole') return this.drop(trace, 'BLACKHOLE')
+    trace?.push(routeStep(ns.name, rt.dev, rt.via))
+    return this.postrouting(c, pkt, rt.dev, rt.via)
+  }
+
+  // ------------------------------------------------------------------ stages
+
+  private route(v: PacketView): { route: { type: string }; dev: string; via?: number } | undefined {
+    const ns = this.ns
+    if (ns.isLocal(v.dst)) return { route: { type: 'local' }, dev: 'lo' }
+    const r = ns.routes.lookup(v.dst, flowHash(v))
+    if (!r) return undefined
+    return r
+  }
+
+  private postrouting(c: Ctx, pkt: Uint8Array, dev: string, via: number | undefined): PacketOutcome {
+    const ns = this.ns
+    const v = c.v
+    c.p.oif = dev
+    if (this.hook('mangle', 'POSTROUTING', c) !== 'ACCEPT') return this.dropNf(c, 'POSTROUTING')
+    if (c.isNew && c.entry) {
+      if (this.hook('nat', 'POSTROUTING', c) !== 'ACCEPT') return this.dropNf(c, 'POSTROUTING')
+      const t = this.verdict.nat
+      if (t && (t.t === 'SNAT' || t.t === 'MASQUERADE')) {
+        const e = c.entry
+        let ip: number
+        const o: { minPort?: number; maxPort?: number; random?: { next(): number } } = {}
+        if (t.t === 'SNAT') {
+          ip = t.range.minIp
+          if (t.range.minPort >= 0) {
+            o.minPort = t.range.minPort
+            o.maxPort = t.range.maxPort
+          }
+          if (t.randomFully) o.random = ns.host.rng
+        } else {
+          ip = this.masqAddress(dev, v.dst)
+          if (t.minPort >= 0) {
+            o.minPort = t.minPort
+            o.maxPort = t.maxPort
+          }
+          if (t.randomFully) o.random = ns.host.rng
+        }
+        ns.conntrack.setSnat(e, ip, o, this.now())
+        ns.conntrack.applyNat(v, e.orig, 'src')
+        c.trace?.push({ kind: 'conntrack', ns: ns.name, state: 'NEW', nat: `SNAT to ${formatIPv4(ip)}` })
+      }
+    } else if (c.tuple) ns.conntrack.applyNat(v, c.tuple, 'src')
+    if (!this.confirm(c)) return this.drop(c.trace, 'CT_FULL')
+    return this.transmit(pkt, dev, via, c.trace)
+  }
+
+  private masqAddress(dev: string, dst: number): number {
+    const ns = this.ns
+    const l = ns.linkMap.get(dev)
+    const a = l && ns.addrList.find((x) => x.ifindex === l.ifindex && x.scope === 'global')
+    return a?.ip ?? ns.sourceFor(dst) ?? ns.host.nodeIp
+  }
+
+  /** Egress on `dev` toward `via` (or the destination itself). */
+  transmit(pkt: Uint8Array, dev: string, via: number | undefined, trace?: PacketTraceStep[]): PacketOutcome {
+    const ns = this.ns
+    const host = ns.host
+    const l = ns.linkMap.get(dev)
+    if (!l || !l.up) return this.drop(trace, 'LINK_DOWN', dev)
+    const v = new PacketView()
+    parsePacket(pkt, v)
+    if (l.taps.length) this.tapOut(l, v, pkt, 'out')
+    trace?.push({ kind: 'tx', ns: ns.name, dev, summary: summary(v) })
+    switch (l.kind) {
+      case 'loopback':
+        host.enqueue(ns, pkt, 'lo', trace)
+        return { kind: 'local' }
+      case 'veth': {
+        if (!l.peer) return this.drop(trace, 'LINK_DOWN', dev)
+        const peerNs = host.netns(l.peer.ns)
+        const pl = peerNs?.linkMap.get(l.peer.dev)
+        if (!peerNs || !pl) return this.drop(trace, 'LINK_DOWN', dev)
+        // The gateway must answer ARP: an address of the peer, or any address when it has proxy_arp.
+        if (via !== undefined && !pl.proxyArp && !peerNs.isLocal(via)) return this.drop(trace, 'NO_NEIGHBOUR')
+        host.enqueue(peerNs, pkt, pl.name, trace)
+        return { kind: 'forwarded', dev }
+      }
+      case 'ethernet': {
+        const nh = via ?? v.dst
+        const u = host.underlay
+        if (!u) return this.drop(trace, 'NO_UNDERLAY')
+        trace?.push({ kind: 'underlay', ns: ns.name, nextHop: nh })
+        u.send(nh, pkt)
+        return { kind: 'underlay', nextHop: nh }
+      }
+      case 'ipip': {
+        const nh = via ?? v.dst
+        const outer = encapIpip({ src: host.nodeIp, dst: nh }, pkt)
+        trace?.push({ kind: 'encap', ns: ns.name, dev, outerSrc: host.nodeIp, outerDst: nh, mode: 'ipip' })
+        return this.underlayOut(outer, nh, trace)
+      }
+      case 'vxlan': {
+        const gw = via ?? v.dst
+        const nh = ns.vxlanPeers.get(gw) ?? gw
+        const x = l.vxlan ?? { vni: 4096, port: 4789, local: host.nodeIp }
+        const outer = encapVxlan(
+          {
+            src: x.local,
+            dst: nh,
+            sport: 32768 + (flowHash(v) % 28232),
+            dport: x.port,
+            vni: x.vni,
+            innerSrcMac: parseMac(l.mac) ?? new Uint8Array(6),
+            innerDstMac: parseMac('ee:ee:ee:ee:ee:ee')!,
+          },
+          pkt,
+        )
+        trace?.push({ kind: 'encap', ns: ns.name, dev, outerSrc: x.local, outerDst: nh, mode: 'vxlan' })
+        return this.underlayOut(outer, nh, trace)
+      }
+      default:
+        return this.drop(trace, 'NO_NEIGHBOUR', dev)
+    }
+  }
+
+  /** An encapsulated packet leaves through the link that routes to the outer destination (eth0). */
+  private underlayOut(outer: Uint8Array, nh: number, trace?: PacketTraceStep[]): PacketOutcome {
+    const ns = this.ns
+    const r = ns.routes.lookup(nh)
+    const dev = r && ns.linkMap.get(r.dev)?.kind === 'ethernet' ? r.dev : 'eth0'
+    const l = ns.linkMap.get(dev)
+    if (l?.taps.length) {
+      const ov = new PacketView()
+      parsePacket(outer, ov)
+      this.tapOut(l, ov, outer, 'out')
+    }
+    const u = ns.host.underlay
+    if (!u) return this.drop(trace, 'NO_UNDERLAY')
+    trace?.push({ kind: 'underlay', ns: ns.name, nextHop: nh })
+    u.send(nh, outer)
+    return { kind: 'underlay', nextHop: nh }
+  }
+
+  private track(c: Ctx, notrack: boolean): void {
+    const ns = this.ns
+    const v = c.v
+    if (notrack) {
+      c.p.ctstate = CT_UNTRACKED
+      return
+    }
+    const now = this.now()
+    const ct = ns.conntrack
+    if (isIcmpError(v)) {
+      const rel = ct.related(v, now)
+      if (rel) {
+        c.p.ctstate = CT_RELATED
+        // Un-NAT the outer header toward the original sender.
+        const e = rel.entry
+        const o = rel.dir === ORIGINAL ? e.orig : e.reply
+        if (v.dst !== o.src) rewriteDst(v, o.src)
+        c.trace?.push({ kind: 'conntrack', ns: ns.name, state: 'RELATED' })
+        return
+      }
+    }
+    const t = ct.lookupPacket(v, now)
+    if (t) {
+      ct.update(t, v.tcpFlags, v.totalLen, now)
+      c.tuple = t
+      c.entry = t.entry
+      c.p.ctstate = ct.ctstate(t)
+      c.trace?.push({ kind: 'conntrack', ns: ns.name, state: t.dir === ORIGINAL ? 'ORIGINAL' : 'REPLY' })
+      return
+    }
+    const e = ct.createFromPacket(v, now)
+    ct.begin(e, v.tcpFlags, v.totalLen, now)
+    c.entry = e
+    c.tuple = e.orig
+    c.isNew = true
+    c.p.ctstate = CT_NEW
+    c.trace?.push({ kind: 'conntrack', ns: ns.name, state: 'NEW' })
+  }
+
+  private natDst(c: Ctx): void {
+    const t = this.verdict.nat
+    if (!t || t.t !== 'DNAT' || !c.entry) return
+    const ip = t.range.minIp === 0 ? c.v.dst : t.range.minIp
+    const port = t.range.minPort
+    this.ns.conntrack.setDnat(c.entry, ip, port)
+    this.ns.conntrack.applyNat(c.v, c.entry.orig, 'dst')
+    c.p.dst = c.v.dst
+    c.p.dport = c.v.dport
+    c.p.ctstate |= 64
+    c.trace?.push({ kind: 'conntrack', ns: this.ns.name, state: 'NEW', nat: `DNAT to ${formatIPv4(ip)}:${port}` })
+  }
+
+  private confirm(c: Ctx): boolean {
+    if (!c.isNew || !c.entry) return true
+    return this.ns.conntrack.confirm(c.entry)
+  }
+
+  private hook(table: TableName, chain: Hook, c: Ctx): string {
+    const nf = this.ns.nf
+    if (!nf.tables[table].chains.has(chain)) return 'ACCEPT'
+    const ctx = this.evalCtx
+    if (c.trace) {
+      this.nfTrace.length = 0
+      ctx.trace = this.nfTrace
+    }
+    c.p.src = c.v.src
+    c.p.sport = c.v.sport
+    const verdict = nf.traverse(table, chain, c.p, ctx, this.verdict)
+    if (c.trace) {
+      for (const step of this.nfTrace) c.trace.push({ kind: 'rule', ns: this.ns.name, step: { ...step } })
+      c.trace.push({ kind: 'hook', ns: this.ns.name, hook: chain, table, verdict: verdict.verdict })
+      delete ctx.trace
+    }
+    return verdict.verdict
+  }
+
+  private reject(c: Ctx, verdict: string, pkt: Uint8Array, chain: string): PacketOutcome {
+    if (verdict === 'REJECT') {
+      const src = this.ns.sourceFor(c.v.src) ?? this.ns.host.nodeIp
+      const w = this.verdict.rejectWith ?? 'icmp-port-unreachable'
+      const resp = rejectResponse(pkt, w, w === 'tcp-reset' ? undefined : src)
+      c.trace?.push({ kind: 'icmp-error', ns: this.ns.name, type: 3, code: 3 })
+      if (resp) this.emit(resp)
+      return this.drop(c.trace, 'NF_REJECT', chain)
+    }
+    return this.dropNf(c, chain)
+  }
+
+  private unreachable(c: Ctx, pkt: Uint8Array, code: number, reason: DropReason): PacketOutcome {
+    const src = this.ns.sourceFor(c.v.src) ?? this.ns.host.nodeIp
+    c.trace?.push({ kind: 'route', ns: this.ns.name, decision: 'drop' })
+    c.trace?.push({ kind: 'icmp-error', ns: this.ns.name, type: ICMP_DEST_UNREACH, code })
+    this.emit(buildIcmpError({ src, dst: c.v.src, type: ICMP_DEST_UNREACH, code, original: pkt }))
+    return this.drop(c.trace, reason)
+  }
+
+  /** No route for a locally generated packet: the socket layer learns ENETUNREACH. */
+  private localError(c: Ctx, pkt: Uint8Array, reason: DropReason): PacketOutcome {
+    this.ns.stack.localUnreachable(c.v, pkt)
+    return this.drop(c.trace, reason)
+  }
+
+  /** Sends a kernel-generated packet (ICMP error, RST) from this namespace, after this one is done. */
+  private emit(b: Uint8Array): void {
+    this.ns.host.defer(() => this.output(b))
+  }
+
+  private dropNf(c: Ctx, chain: string): PacketOutcome {
+    return this.drop(c.trace, 'NF_DROP', chain)
+  }
+
+  private drop(trace: PacketTraceStep[] | undefined, reason: DropReason, detail?: string): PacketOutcome {
+    if (trace)
+      trace.push(
+        detail === undefined
+          ? { kind: 'drop', ns: this.ns.name, reason }
+          : { kind: 'drop', ns: this.ns.name, reason, detail },
+      )
+    return { kind: 'dropped', reason }
+  }
+
+  private findKind(kind: string): Link | undefined {
+    for (const l of this.ns.linkMap.values()) if (l.kind === kind && l.up) return l
+    return undefined
+  }
+
+  private tapOut(l: Link, v: PacketView, pkt: Uint8Array, dir: 'in' | 'out'): void {
+    const now = this.now()
+    for (const t of l.taps) {
+      if (t.direction !== 'inout' && t.direction !== dir) continue
+      if (t.filter && !t.filter(v)) continue
+      t.n++
+      t.onPacket(pkt.slice(), now, dir)
+    }
+  }
+}
+
+function nfPacket(v: PacketView, iif: string, oif: string): NfPacket {
+  return {
+    src: v.src,
+    dst: v.dst,
+    proto: v.proto,
+    sport: v.sport,
+    dport: v.dport,
+    icmpType: v.icmpType,
+    icmpCode: v.icmpCode,
+    tcpFlags: v.tcpFlags,
+    len: v.totalLen,
+    iif,
+    oif,
+    mark: 0,
+    ctstate: CT_NEW,
+  }
+}
+
+/** Flow hash for ECMP (the kernel's L3+L4 multipath hash, fib_multipath_hash_policy=1). */
+export function flowHash(v: PacketView): number {
+  let h = tupleHashFlow(v.proto, v.src, v.dst, v.proto === 1 ? v.icmpId : v.sport, v.dport)
+  // fmix32: spread every input bit to the low bits the nexthop choice uses.
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
+}
+
+function routeStep(ns: string, dev: string, via: number | undefined): PacketTraceStep {
+  return via === undefined
+    ? { kind: 'route', ns, decision: 'forward', dev }
+    : { kind: 'route', ns, decision: 'forward', dev, via }
+}
+
+function summary(v: PacketView): string {
+  const ports = v.proto === 6 || v.proto === 17 ? [`.${v.sport}`, `.${v.dport}`] : ['', '']
+  const p = v.proto === 6 ? 'tcp' : v.proto === 17 ? 'udp' : v.proto === 1 ? 'icmp' : `proto ${v.proto}`
+  return `${formatIPv4(v.src)}${ports[0]} > ${formatIPv4(v.dst)}${ports[1]} ${p}`
+}
