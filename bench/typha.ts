@@ -12,6 +12,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
+import os from 'node:os'
 import { cpuSeconds, startReady } from './proc.ts'
 import { type BenchResult, type BenchRow, percentile } from './report.ts'
 
@@ -205,6 +206,7 @@ interface AgentsReport {
   delivered: number
   latencies: number[]
   rssMiB: number
+  cpuSec: number
 }
 
 export async function startAgents(cfg: Record<string, unknown>): Promise<{
@@ -264,6 +266,9 @@ interface FanoutRun {
   deltaUpdates: number
   lagDisconnects: number
   snapshotAllMs: number
+  /** CPU seconds per second of the load process (all N agents) and of the busiest Typha. */
+  agentsCpuPerSec: number
+  typhaCpuPerSec: number
 }
 
 async function fanout(
@@ -282,10 +287,12 @@ async function fanout(
   const before = await Promise.all(typhas.map((t) => metricsText(t.metricsPort)))
   await agents.ask({ type: 'reset' })
   const cpu0 = cpuSeconds(api.pid)
+  const typhaCpu0 = typhas.map((t) => cpuSeconds(t.pid))
   const t0 = performance.now()
   const w = await writeLoad(api.port, RATE, seconds)
   const writeSec = (performance.now() - t0) / 1000
   const cpu1 = cpuSeconds(api.pid)
+  const typhaCpu = typhas.map((t, i) => (cpuSeconds(t.pid) - (typhaCpu0[i] ?? 0)) / writeSec)
   // let the tail drain (bounded)
   await sleep(500)
   const after = await Promise.all(typhas.map((t) => metricsText(t.metricsPort)))
@@ -314,6 +321,8 @@ async function fanout(
       diff('calilab_typha_disconnects_total', 'reason="lag-bytes"') +
       diff('calilab_typha_disconnects_total', 'reason="lag-revisions"'),
     snapshotAllMs: agents.ready.allMs,
+    agentsCpuPerSec: r.cpuSec / ((performance.now() - t0) / 1000),
+    typhaCpuPerSec: typhaCpu.length ? Math.max(...typhaCpu) : 0,
   }
 }
 
@@ -353,6 +362,7 @@ const ms = (v: number) => Math.round(v * 10) / 10
 
 export async function benchTypha(): Promise<BenchResult> {
   const started = performance.now()
+  const load0 = os.loadavg()[0] ?? 0
   const { child: apiChild, ready } = await startReady('bench/fixtures/apiserver-proc.ts', [])
   const api = { port: Number(ready['port']), pid: Number(ready['pid']), url: String(ready['url']) }
   const log = (s: string) => process.stdout.write(`  ${s}\n`)
@@ -438,7 +448,7 @@ export async function benchTypha(): Promise<BenchResult> {
           value: r.p99,
           unit: 'ms',
           ...(isTarget ? { target: '<= 100' } : {}),
-          note: `p50 ${ms(r.p50)} ms; ${Math.round(r.deliveredPerSec).toLocaleString('en-US')} updates/s delivered in total (${r.writes} writes in ${r.seconds.toFixed(1)} s); ${r.undelivered} not seen by all; Typha RSS ${Math.round(r.typhaRssMiB)} MiB; ${r.lagDisconnects} lag cuts`,
+          note: `p50 ${ms(r.p50)} ms; ${Math.round(r.deliveredPerSec).toLocaleString('en-US')} updates/s delivered in total (${r.writes} writes in ${r.seconds.toFixed(1)} s); ${r.undelivered} not seen by all; Typha RSS ${Math.round(r.typhaRssMiB)} MiB, CPU ${r.typhaCpuPerSec.toFixed(2)} cores; load process (all N agents) CPU ${r.agentsCpuPerSec.toFixed(2)} cores; ${r.lagDisconnects} lag cuts`,
         })
       }
     }
@@ -493,6 +503,8 @@ export async function benchTypha(): Promise<BenchResult> {
         `Load: ${RATE} merge patches/s for ${SECONDS} s (direct: ${DIRECT_SECONDS} s) through the REST API, to ${SETS} GlobalNetworkSets; each carries its write time in an annotation, and its latency is taken when the LAST of the N agents receives it (all agents share one process and its CPU: the latency includes N decodes of every frame on one core).`,
         'API server CPU: user+system seconds from /proc/<pid>/stat over the write window, per second ("cores"); it includes serving the REST writes themselves. Connections: established TCP connections to the API server port (/proc/net/tcp) with the agents in sync and no writer connected.',
         `Typha RSS: largest replica; at T=3 N=200 ${Math.round(rss3.typhaRssMiB)} MiB.`,
+        "Where the time goes at N = 200 (CPU profiles, `BENCH_TYPHA_PROF=DIR npx tsx bench/fixtures/typha-profile.ts 200 4`): the load process spends ~4-5 µs per update per agent, mostly msgpack decoding and the GC of the decoded objects, so 200 agents x 1,000 updates/s need about one core by themselves; Typha spends a third of its time in the write syscalls (one per frame per client, ~14 µs each). With the API server, the writer and other work on the same 2 cores, the agents fall behind and the latency is their queue, not Typha's: Typha cut no client for lag, and encoded each batch once. Agents in their own processes on their own cores (as real nodes are) would not share that core.",
+        `Load average (1 min) ${load0.toFixed(1)} at the start and ${(os.loadavg()[0] ?? 0).toFixed(1)} at the end: the machine is shared, so runs vary.`,
         `Whole bench ${((performance.now() - started) / 1000).toFixed(0)} s.`,
       ],
     }

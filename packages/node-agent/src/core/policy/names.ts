@@ -1,0 +1,57 @@
+/** Felix's chain, IP-set and rule-hash names (calico.md §3.8). Pure. */
+import { createHash } from 'node:crypto'
+
+export const MAX_CHAIN_NAME = 28
+
+/** Felix `hash.GetLengthLimitedID`: prefix + id, or prefix + `_` + base64url(SHA-256(id)) cut to fit. */
+export function lengthLimitedId(prefix: string, id: string, max = MAX_CHAIN_NAME): string {
+  const len = prefix.length + id.length
+  if (len > max || (len === max && id.startsWith('_'))) {
+    const hash = createHash('sha256').update(id).digest('base64url')
+    return `${prefix}_${hash.slice(0, max - prefix.length - 1)}`
+  }
+  return prefix + id
+}
+
+export const WILDCARD_IFACE_ID = 'any-interface-at-all'
+
+export const chainNames = {
+  policyIn: (id: string) => lengthLimitedId('cali-pi-', id),
+  policyOut: (id: string) => lengthLimitedId('cali-po-', id),
+  profileIn: (id: string) => lengthLimitedId('cali-pri-', id),
+  profileOut: (id: string) => lengthLimitedId('cali-pro-', id),
+  toWorkload: (iface: string) => lengthLimitedId('cali-tw-', iface),
+  fromWorkload: (iface: string) => lengthLimitedId('cali-fw-', iface),
+  toHost: (iface: string) => lengthLimitedId('cali-th-', hepIfaceId(iface)),
+  fromHost: (iface: string) => lengthLimitedId('cali-fh-', hepIfaceId(iface)),
+  toHostForward: (iface: string) => lengthLimitedId('cali-thfw-', hepIfaceId(iface)),
+  fromHostForward: (iface: string) => lengthLimitedId('cali-fhfw-', hepIfaceId(iface)),
+} as const
+
+function hepIfaceId(iface: string): string {
+  return iface === '*' ? WILDCARD_IFACE_ID : iface
+}
+
+/** IPv4 IP set name: `cali40` + set id, cut to 31 characters. */
+export function ipSetName(setId: string): string {
+  return `cali40${setId}`.slice(0, 31)
+}
+
+/** Named-port set id: `n:` + hash of `<selector>,<proto>,<name>`. */
+export function namedPortSetId(selector: string, protocol: string, name: string): string {
+  return `n:${createHash('sha224').update(`n:${selector},${protocol},${name}`).digest('base64url')}`
+}
+
+/**
+ * Felix's rule hashes: seeded with SHA-224(chain name); each rule's hash is SHA-224(previous hash ‖
+ * `-A <chain> <rule>`), base64url, first 16 characters. Returned in rule order.
+ */
+export function ruleHashes(chain: string, rules: readonly string[]): string[] {
+  let hash = createHash('sha224').update(chain).digest()
+  const out: string[] = []
+  for (const r of rules) {
+    hash = createHash('sha224').update(hash).update(`-A ${chain} ${r}`).digest()
+    out.push(hash.toString('base64url').slice(0, 16))
+  }
+  return out
+}
