@@ -2,6 +2,7 @@ export type * from './api.ts'
 export { type ControllersInit, startControllers } from './controllers/index.ts'
 export * from './core/index.ts'
 export { ApiError, apiErrors, isApiError, type K8sStatus } from './core/status.ts'
+export { attachExecProxy } from './io/http/exec.ts'
 export { KUBELET_ENDPOINT_ANNOTATION } from './io/http/logs.ts'
 export { attachInternalStream, type InternalStream, type InternalStreamInit } from './io/internal-stream.ts'
 export {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { type Clock, createRegistry, type Logger, type Rng, systemClock, systemRng } from '@calilab/kit'
 import type { Api } from './api.ts'
 import { startControllers } from './controllers/index.ts'
+import { attachExecProxy } from './io/http/exec.ts'
 import { createHandler } from './io/http/handler.ts'
 import { attachInternalStream } from './io/internal-stream.ts'
 import { createApi, type ServiceApi } from './io/service/api.ts'
@@ -66,6 +67,8 @@ export async function startApiServer(init: ApiServerInit): Promise<RunningApiSer
   server.headersTimeout = 70_000
   server.requestTimeout = 0
   const stream = attachInternalStream({ server, store, log: log.child({ component: 'apiserver.internal-stream' }) })
+  // pods/exec (kubectl's WebSocket upgrade) is relayed to the pod's node kubelet endpoint.
+  const execProxy = attachExecProxy({ server, api, log })
   const host = init.host ?? '127.0.0.1'
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -88,6 +91,7 @@ export async function startApiServer(init: ApiServerInit): Promise<RunningApiSer
     closing ??= (async () => {
       await controllers?.stop()
       stream.close()
+      execProxy.close()
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()

@@ -241,7 +241,7 @@ t.test('watch streams JSON lines, flushed at once, with Table events', async (t)
   t.equal(gone.status, 400)
 })
 
-t.test('pods/log proxies to the kubelet endpoint; exec is a clear 400', async (t) => {
+t.test('pods/log proxies to the kubelet endpoint; exec without a running pod is a clear 400', async (t) => {
   const kubelet = createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/plain' })
     res.end(`log for ${req.url}\n`)
@@ -271,5 +271,6 @@ t.test('pods/log proxies to the kubelet endpoint; exec is a clear 400', async (t
   t.equal(none.json()['kind'], 'Status')
   const exec = await call('POST', '/api/v1/namespaces/default/pods/lp/exec?command=sh')
   t.equal(exec.status, 400)
-  t.match(exec.json()['message'], /exec is not available yet/)
+  // A plain POST (no WebSocket upgrade) to a pod that is not running says why it cannot exec.
+  t.match(exec.json()['message'], /pod is not running yet/)
 })

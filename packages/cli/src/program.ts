@@ -1,8 +1,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { addCalicoctl } from './calicoctl/index.ts'
 import { down } from './commands/down.ts'
+import { execCommand } from './commands/exec.ts'
 import { logs } from './commands/logs.ts'
+import { sshCommand } from './commands/ssh.ts'
 import { status } from './commands/status.ts'
+import { typhaStatus } from './commands/typha.ts'
 import { supervise, up } from './commands/up.ts'
 import { CliError, err } from './io.ts'
 import { addKubectl } from './kubectl/index.ts'
@@ -11,6 +14,12 @@ import { addRunCommand, runComponent } from './run/index.ts'
 function intArg(v: string): number {
   const n = Number(v)
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer')
+  return n
+}
+
+function secondsArg(v: string): number {
+  const n = Number(v)
+  if (!Number.isFinite(n) || n < 0 || n > 60) throw new InvalidArgumentError('must be a number of seconds (0-60)')
   return n
 }
 
@@ -122,6 +131,65 @@ Running "up" again while a healthy instance runs for that home prints that and e
     .addHelpText('after', '\nExamples:\n  calilab logs apiserver\n  calilab logs node --node node1 -f')
     .action((component: string, o: { home?: string; node?: string; follow?: boolean; tail?: number }) =>
       guard(() => logs(component, o)),
+    )
+
+  program
+    .command('typha')
+    .description('Typha fan-out: replicas, caches, clients')
+    .command('status')
+    .description('every Typha replica (IN-SYNC REVISION ENTRIES CLIENTS ... LAG-DISCONNECTS), then its clients')
+    .option('--home <dir>', 'state directory')
+    .option('--interval <seconds>', 'window over which DELTAS/S is measured', secondsArg, 1)
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']))
+    .addHelpText('after', '\nExamples:\n  calilab typha status\n  calilab typha status -o json')
+    .action((o: { home?: string; output?: string; interval?: number }) => guard(() => typhaStatus(o)))
+
+  program
+    .command('ssh')
+    .description("run a command (or a shell) on a node's host, like ssh NODE")
+    .argument('<node>', 'control, node1, node2, host1...')
+    .argument('[command...]', 'the command, after --')
+    .option('--home <dir>', 'state directory')
+    .option('--kubeconfig <file>', 'kubeconfig (default: the calilab home one)')
+    .option('-s, --server <url>', 'API server URL')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  calilab ssh node1 -- ip route\n  calilab ssh host1 -- curl 198.19.0.1:30180\n  calilab ssh control',
+    )
+    .action((node: string, command: string[], o: { home?: string; kubeconfig?: string; server?: string }) =>
+      guard(() => sshCommand(node, command, o)),
+    )
+
+  program
+    .command('exec')
+    .description("run a command in a pod's container (kubectl exec over the same WebSocket protocol)")
+    .argument('<pod>', 'POD or deploy/NAME')
+    .argument('[command...]', 'the command, after --')
+    .option('-n, --namespace <ns>', 'namespace')
+    .option('-c, --container <name>', 'container')
+    .option('-i, --stdin', 'pass stdin to the container')
+    .option('-t, --tty', 'stdin is a TTY')
+    .option('--home <dir>', 'state directory')
+    .option('--kubeconfig <file>', 'kubeconfig (default: the calilab home one)')
+    .option('-s, --server <url>', 'API server URL')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  calilab exec -n yaobank deploy/customer -- curl http://database:2379/v2/keys?recursive=true\n  calilab exec -ti -n yaobank customer-xxx -- /bin/bash',
+    )
+    .action(
+      (
+        pod: string,
+        command: string[],
+        o: {
+          namespace?: string
+          container?: string
+          stdin?: boolean
+          tty?: boolean
+          home?: string
+          kubeconfig?: string
+          server?: string
+        },
+      ) => guard(() => execCommand(pod, command, o)),
     )
 
   addRunCommand(program, runComponent)

@@ -1,10 +1,13 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Netns } from '@calilab/dataplane'
 import type { Clock, Logger, Timer } from '@calilab/kit'
 import type { KubeObject } from '@calilab/model'
 import { createKubeClient, type KubeClient, type KubeWatch } from '@calilab/proto'
+import { attachExecServer } from '../exec/server.ts'
+import { IpamShell } from '../ipam/shell.ts'
+import { hostResolvConf, podResolvConf } from '../tools/types.ts'
 import {
-  BlockAllocator,
   creatingPodStatus,
   type KCondition,
   type NodeIdentity,
@@ -23,7 +26,7 @@ export interface NodeInit {
   endpoint: string
   role: 'control' | 'worker'
   calico: 'installed' | 'operator'
-  /** TEMPORARY pod IP range for this node until IPAM lands, e.g. 198.19.16.0/26. */
+  /** Ignored: pod IPs come from Calico IPAM (IP pools, blocks in the API). Kept for old callers. */
   podBlock?: string
   log: Logger
   clock: Clock
@@ -31,6 +34,8 @@ export interface NodeInit {
   heartbeatMs?: number
   /** Extra JSON status documents served on the kubelet endpoint (`/felix/status` → provider). */
   statusRoutes?: Record<string, () => unknown>
+  /** The kernel namespace exec'd commands run in: a pod's, or the node's root (`'host'`). */
+  execNetns?: (target: { namespace: string; pod: string } | 'host') => Netns | undefined
 }
 
 export interface RunningNode {
@@ -57,7 +62,7 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
   const client: KubeClient = createKubeClient({ server: init.apiServer, userAgent: `calilab-kubelet/${init.nodeName}` })
   const id: NodeIdentity = { nodeName: init.nodeName, nodeIP: init.nodeIP, endpoint: init.endpoint, role: init.role }
   const logs = new ContainerLogs()
-  const alloc = init.podBlock ? new BlockAllocator(init.podBlock) : undefined
+  const ipam = new IpamShell({ client, node: init.nodeName, log, clock })
   const pods = new Map<string, PodObj>() // uid → latest
   const started = new Set<string>() // uids we have started
   let calicoUp = init.calico === 'installed'
@@ -109,6 +114,38 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
     server.listen(0, init.endpoint, () => resolve())
   })
   const kubeletPort = (server.address() as AddressInfo).port
+  const exec = attachExecServer(server, {
+    log,
+    host: () => ({
+      ok: true,
+      env: {
+        hostname: init.nodeName,
+        netns: init.execNetns?.('host'),
+        files: { '/etc/resolv.conf': hostResolvConf(), '/etc/hostname': `${init.nodeName}\n` },
+        clock,
+      },
+    }),
+    pod: (namespace, name, container) => {
+      const p = [...pods.values()].find((x) => x.metadata.namespace === namespace && x.metadata.name === name)
+      if (!p || !started.has(p.metadata.uid ?? ''))
+        return { ok: false, status: 404, message: `pod ${namespace}/${name} is not running on ${init.nodeName}` }
+      if (!(p.spec.containers ?? []).some((c) => c.name === container))
+        return { ok: false, status: 404, message: `container ${container} is not valid for pod ${name}` }
+      const hostNet = p.spec.hostNetwork === true
+      return {
+        ok: true,
+        env: {
+          hostname: hostNet ? init.nodeName : name,
+          netns: init.execNetns?.(hostNet ? 'host' : { namespace, pod: name }),
+          files: {
+            '/etc/resolv.conf': hostNet ? hostResolvConf() : podResolvConf(namespace),
+            '/etc/hostname': `${hostNet ? init.nodeName : name}\n`,
+          },
+          clock,
+        },
+      }
+    },
+  })
 
   const nodePath = `/api/v1/nodes/${encodeURIComponent(init.nodeName)}`
   const podPath = (p: KubeObject, sub = '') =>
@@ -207,7 +244,8 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
     const uid = p.metadata.uid ?? ''
     pods.delete(uid)
     started.delete(uid)
-    alloc?.release(uid)
+    if (p.spec.hostNetwork !== true)
+      await ipam.releaseForPod(p).catch((err) => log.warn({ err, pod: p.metadata.name }, 'ip release failed'))
     logs.dropPod(p.metadata.namespace ?? '', p.metadata.name ?? '')
   }
 
@@ -223,8 +261,7 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
     const nowIso = rfc3339(clock.now())
     const running = p.status?.phase === 'Running' && typeof p.status.podIP === 'string'
     if (running) {
-      // Already started (possibly by a previous run of this agent): keep its IP and logs.
-      if (!hostNet && p.status?.podIP) alloc?.reserve(p.status.podIP, uid)
+      // Already started (possibly by a previous run of this agent): its IP stays in IPAM.
       if (!started.has(uid)) {
         started.add(uid)
         for (const c of p.spec.containers ?? []) {
@@ -245,15 +282,18 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
     }
     let podIP = init.nodeIP
     if (!hostNet) {
-      const ip = alloc?.assign(uid)
-      if (!ip) {
-        log.warn(
-          { pod: p.metadata.name, namespace: p.metadata.namespace },
-          'no pod IP available (no --pod-block or block full)',
+      const r = await ipam.allocateForPod(p)
+      if (!r.ok) {
+        log.warn({ pod: p.metadata.name, namespace: p.metadata.namespace, err: r.error }, 'no pod IP; retrying')
+        timers.push(
+          clock.setTimeout(() => {
+            const latest = pods.get(uid)
+            if (latest && !closed) enqueue(() => syncPod(latest))
+          }, 2000),
         )
         return
       }
-      podIP = ip
+      podIP = r.ip
     }
     started.add(uid)
     for (const c of p.spec.containers ?? []) {
@@ -336,6 +376,7 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
       closed = true
       for (const t of timers) t.cancel()
       watch?.close()
+      exec.close()
       await chain.catch(() => {})
       server.closeAllConnections?.()
       await new Promise<void>((r) => server.close(() => r()))

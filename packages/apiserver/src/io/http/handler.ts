@@ -15,6 +15,7 @@ import type { ServiceApi } from '../service/api.ts'
 import { isRecord } from '../service/objects.ts'
 import { parseJson, parseObjectBody, patchTypeOf, readBody } from './body.ts'
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery.ts'
+import { execWithoutWebSocket } from './exec.ts'
 import { proxyPodLog } from './logs.ts'
 import { minimalOpenApiV2 } from './openapi.ts'
 import { parseRoute, type Route } from './route.ts'
@@ -231,7 +232,8 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
       if (method !== 'GET') throw apiErrors.methodNotAllowed(`${method} is not supported on pods/log`)
       return proxyPodLog(api, ns as string, r.name as string, q, res)
     }
-    if (sub === 'exec' || sub === 'attach' || sub === 'portforward') {
+    if (sub === 'exec') return execWithoutWebSocket(api, ns as string, r.name as string, q)
+    if (sub === 'attach' || sub === 'portforward') {
       api.get(info, ns, r.name as string)
       throw apiErrors.badRequest(`${sub} is not available yet`)
     }

@@ -1,0 +1,16 @@
+export {
+  attachExecServer,
+  CH_CLOSE,
+  CH_ERROR,
+  CH_RESIZE,
+  CH_STDERR,
+  CH_STDIN,
+  CH_STDOUT,
+  EXEC_PROTOCOLS,
+  type ExecRequest,
+  type ExecServerInit,
+  type ExecTargetResult,
+  exitStatus,
+  parseExecQuery,
+  runExecSession,
+} from './server.ts'

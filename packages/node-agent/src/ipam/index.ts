@@ -1,0 +1,1 @@
+export { type AllocateResult, type IpamPod, IpamShell, type IpamShellInit, podHandleFor } from './shell.ts'

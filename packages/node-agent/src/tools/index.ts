@@ -1,0 +1,5 @@
+export { Channel, lines, readAll } from './channel.ts'
+export { dnsQuery, resolveHost } from './resolver.ts'
+export { interactiveShell, runCommand, runScript, ShellExit, type ShellOptions, TOOLS } from './shell.ts'
+export { hostResolvConf, parseResolvConf, podResolvConf, type Tool, type ToolEnv, type ToolIo } from './types.ts'
+export { parseCommandLine } from './words.ts'
