@@ -181,8 +181,9 @@ export function kubectlSuite(t: Tap, bin: string): void {
   })
 
   t.test('get -w receives an event', async (t) => {
+    // Wait for the whole row: kubectl may flush the name before the rest of the line.
     const watching = kubectlUntil(lab, bin, ['get', 'pods', '-n', 'yaobank', '-w'], (out) =>
-      out.includes('watched-pod'),
+      /watched-pod\s+\d+\/\d+/.test(out),
     )
     await sleep(1500)
     await lab.put('pods', 'yaobank', {

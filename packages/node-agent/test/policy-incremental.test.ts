@@ -95,6 +95,8 @@ function dump(nf: Netfilter): string {
     sets.set(name, [...(sets.get(name) ?? []), line])
   }
   const sorted = (m: Map<string, string[]>) => [...m.keys()].sort().flatMap((k) => m.get(k)!)
+  // A set is a set: members compare in sorted order (the create line sorts before the adds).
+  for (const [k, v] of sets) sets.set(k, [...v].sort())
   return [...sorted(groups), ...sorted(sets)].join('\n')
 }
 
