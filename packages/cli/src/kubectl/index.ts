@@ -1,5 +1,6 @@
 import type { KubeObject } from '@calilab/model'
 import { type Command, Option } from 'commander'
+import { type ExecCliOpts, execCommand } from '../commands/exec.ts'
 import { CliError, err, out } from '../io.ts'
 import type { KubeClient } from '../kube.ts'
 import { formatTable } from '../table.ts'
@@ -366,16 +367,32 @@ Real kubectl works too: kubectl --kubeconfig .calilab/kubeconfig get nodes`,
 
   const ex = k
     .command('exec')
-    .description('run a command in a pod (not available yet)')
-    .argument('[args...]')
-    .option('-c, --container <name>')
-    .option('-t, --tty')
-    .option('-i, --stdin')
-  ex.action(() => {
-    err(
-      'error: calilab kubectl exec is not available yet (it comes with the pod shell issue); for now use: calilab kubectl logs POD',
+    .description("run a command in a pod's container (POD or deploy/NAME; the command after --)")
+    .argument('<pod>', 'POD or deploy/NAME')
+    .argument('[command...]', 'the command, after --')
+    .option('-c, --container <name>', 'container')
+    .option('-t, --tty', 'stdin is a TTY')
+    .option('-i, --stdin', 'pass stdin to the container')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  calilab kubectl exec -n yaobank deploy/customer -- curl http://database:2379/v2/keys?recursive=true\n  calilab kubectl exec -ti -n yaobank customer-xxx -c customer -- /bin/bash',
     )
-    process.exitCode = 1
+  ex.action(async (pod: string, command: string[], _o: unknown, self: Command) => {
+    const g = self.optsWithGlobals() as Record<string, unknown>
+    const str = (k: string) => (typeof g[k] === 'string' ? (g[k] as string) : undefined)
+    const opts: ExecCliOpts = {}
+    for (const k of ['kubeconfig', 'server', 'home', 'namespace', 'container'] as const) {
+      const v = str(k)
+      if (v !== undefined) opts[k] = v
+    }
+    if (g['stdin']) opts.stdin = true
+    if (g['tty']) opts.tty = true
+    try {
+      process.exitCode = await execCommand(pod, command, opts)
+    } catch (e) {
+      err(serverErrorLine(e))
+      process.exitCode = e instanceof CliError ? e.exitCode : 1
+    }
   })
 
   const ar = k.command('api-resources').description('list the resource types the server serves')
