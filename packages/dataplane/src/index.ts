@@ -1,5 +1,5 @@
 export * from './core/conntrack/index.ts'
 export * from './core/netfilter/index.ts'
 export * from './core/packet/index.ts'
-export * from './kernel/index.ts'
 export * from './forwarder/index.ts'
+export * from './kernel/index.ts'
