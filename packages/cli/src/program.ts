@@ -3,8 +3,10 @@ import { addCalicoctl } from './calicoctl/index.ts'
 import { down } from './commands/down.ts'
 import { execCommand } from './commands/exec.ts'
 import { logs } from './commands/logs.ts'
+import { probeCommand } from './commands/probe.ts'
 import { sshCommand } from './commands/ssh.ts'
 import { status } from './commands/status.ts'
+import { traceCommand } from './commands/trace.ts'
 import { typhaStatus } from './commands/typha.ts'
 import { supervise, up } from './commands/up.ts'
 import { CliError, err } from './io.ts'
@@ -143,6 +145,41 @@ Running "up" again while a healthy instance runs for that home prints that and e
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']))
     .addHelpText('after', '\nExamples:\n  calilab typha status\n  calilab typha status -o json')
     .action((o: { home?: string; output?: string; interval?: number }) => guard(() => typhaStatus(o)))
+
+  program
+    .command('trace')
+    .description('walk a packet through the policy path and say why it is allowed or denied')
+    .argument('<from>', 'pod, deploy/NAME, node or IP')
+    .argument('<to>', 'TO:PORT[/tcp|udp] or TO/icmp')
+    .option('-n, --namespace <ns>', 'namespace')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']))
+    .option('--home <dir>', 'state directory')
+    .option('--kubeconfig <file>', 'kubeconfig (default: the calilab home one)')
+    .option('-s, --server <url>', 'API server URL')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  calilab trace -n yaobank deploy/customer database:2379\n  calilab trace node1 198.19.0.1/icmp',
+    )
+    .action((from: string, to: string, o: Parameters<typeof traceCommand>[2]) => guard(() => traceCommand(from, to, o)))
+
+  program
+    .command('probe')
+    .description('run a pods x pods x ports matrix of connections and print the truth table')
+    .option('-n, --namespace <ns>', 'namespace')
+    .option('-f, --file <yaml>', 'probe file (from, to, ports, expected)')
+    .option('--from <pods>', 'comma-separated pods')
+    .option('--to <pods>', 'comma-separated pods (default: --from)')
+    .option('--ports <list>', 'e.g. 2379,53/udp,icmp')
+    .option('--timeout <ms>', 'per probe', Number)
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']))
+    .option('--home <dir>', 'state directory')
+    .option('--kubeconfig <file>', 'kubeconfig (default: the calilab home one)')
+    .option('-s, --server <url>', 'API server URL')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  calilab probe -n yaobank --from deploy/customer,deploy/summary --to deploy/database --ports 2379\n  calilab probe -f matrix.yaml',
+    )
+    .action((o: Parameters<typeof probeCommand>[0]) => guard(() => probeCommand(o)))
 
   program
     .command('ssh')

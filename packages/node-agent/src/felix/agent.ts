@@ -16,6 +16,8 @@ export interface FelixInit {
   clock: Clock
   /** Called with every batch of changes the syncer delivers (the calculation graph hangs here). */
   onUpdates?: (updates: SyncerUpdate[]) => void
+  /** Called each time the view is complete (first sync and after every resync). */
+  onInSync?: () => void
 }
 
 export interface FelixStatus {
@@ -59,6 +61,7 @@ export function startFelix(init: FelixInit): FelixAgent {
       if (!inSync) log.info({ revision, entries: client.cache.size }, 'in sync with the datastore')
       else resyncs++
       inSync = true
+      init.onInSync?.()
     },
     onStatus(s: SyncerStatus) {
       if (s !== 'in-sync') log.debug({ status: s }, 'syncer status')

@@ -1,0 +1,175 @@
+/**
+ * `calilab trace [-n NS] FROM TO:PORT[/PROTO]`: walks one packet through the emulated kernel of
+ * FROM's node (the node agent's `/felix/trace` on its kubelet endpoint) and prints each hook,
+ * chain and matching rule, the verdict and why. FROM and TO: a pod name, `deploy/NAME`, a node
+ * name, or an IP.
+ */
+import { CliError, out } from '../io.ts'
+import type { KubeClient } from '../kube.ts'
+import { type ConnectOpts, connect, isNotFound, serverErrorLine } from '../kubectl/client.ts'
+import { KUBELET_ENDPOINT_ANNOTATION } from './ssh.ts'
+
+export type Proto = 'tcp' | 'udp' | 'icmp'
+
+export interface Destination {
+  ref: string
+  port: number
+  proto: Proto
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/
+
+/** `TO:PORT[/PROTO]` or `TO/icmp`. */
+export function parseDestination(s: string): Destination {
+  const icmp = /^(.+)\/icmp$/i.exec(s)
+  if (icmp) return { ref: icmp[1]!, port: 0, proto: 'icmp' }
+  const m = /^(.+):(\d+)(?:\/(tcp|udp))?$/i.exec(s)
+  if (!m) throw new CliError(`error: destination "${s}": want TO:PORT[/PROTO] (PROTO tcp or udp) or TO/icmp`)
+  const port = Number(m[2])
+  if (port < 1 || port > 65535) throw new CliError(`error: destination "${s}": port must be 1-65535`)
+  return { ref: m[1]!, port, proto: (m[3]?.toLowerCase() ?? 'tcp') as Proto }
+}
+
+/** Where a FROM/TO reference points. */
+export interface Endpoint {
+  /** What to print. */
+  label: string
+  ip: string
+  /** The node it lives on (undefined for an IP outside the cluster). */
+  node?: string
+  /** `ns/pod` for a pod. */
+  pod?: string
+}
+
+interface PodLite {
+  metadata: { name?: string; namespace?: string; labels?: Record<string, string> }
+  spec?: { nodeName?: string }
+  status?: { phase?: string; podIP?: string }
+}
+interface NodeLite {
+  metadata: { name?: string; annotations?: Record<string, string> }
+  status?: { addresses?: { type: string; address: string }[] }
+}
+
+const nodeIp = (n: NodeLite) =>
+  n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? n.status?.addresses?.[0]?.address
+
+function podEndpoint(p: PodLite): Endpoint {
+  const ns = p.metadata.namespace ?? 'default'
+  const ip = p.status?.podIP
+  if (!ip) throw new CliError(`error: pod ${ns}/${p.metadata.name} has no IP yet`)
+  const e: Endpoint = { label: `${ns}/${p.metadata.name}`, ip, pod: `${ns}/${p.metadata.name}` }
+  if (p.spec?.nodeName) e.node = p.spec.nodeName
+  return e
+}
+
+/** Resolves a pod name, `deploy/NAME`, a node name or an IP through the API server. */
+export async function resolveEndpoint(client: KubeClient, ns: string, ref: string): Promise<Endpoint> {
+  const enc = encodeURIComponent
+  if (IPV4.test(ref)) {
+    const pods = await client.list<PodLite>('/api/v1/pods')
+    const p = pods.items.find((x) => x.status?.podIP === ref && x.status.phase !== 'Succeeded')
+    if (p) return { ...podEndpoint(p), label: ref }
+    const nodes = await client.list<NodeLite>('/api/v1/nodes')
+    const n = nodes.items.find((x) => x.status?.addresses?.some((a) => a.address === ref))
+    return n?.metadata.name ? { label: ref, ip: ref, node: n.metadata.name } : { label: ref, ip: ref }
+  }
+  const d = /^(deploy|deployment|deployments)\/(.+)$/.exec(ref)
+  if (d) {
+    const dep = await client.get<{ spec?: { selector?: { matchLabels?: Record<string, string> } } }>(
+      `/apis/apps/v1/namespaces/${enc(ns)}/deployments/${enc(d[2]!)}`,
+    )
+    const sel = Object.entries(dep.spec?.selector?.matchLabels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')
+    const pods = await client.list<PodLite>(`/api/v1/namespaces/${enc(ns)}/pods`, { labelSelector: sel })
+    const p = pods.items.find((x) => x.status?.phase === 'Running' && x.status.podIP) ?? pods.items[0]
+    if (!p) throw new CliError(`error: no pods found for deployment ${d[2]}`)
+    return podEndpoint(p)
+  }
+  const name = ref.replace(/^(pod|pods|po)\//, '')
+  try {
+    return podEndpoint(await client.get<PodLite>(`/api/v1/namespaces/${enc(ns)}/pods/${enc(name)}`))
+  } catch (e) {
+    if (!isNotFound(e)) throw e
+  }
+  try {
+    const n = await client.get<NodeLite>(`/api/v1/nodes/${enc(name)}`)
+    const ip = nodeIp(n)
+    if (!ip) throw new CliError(`error: node ${name} has no address`)
+    return { label: name, ip, node: name }
+  } catch (e) {
+    if (!isNotFound(e)) throw e
+  }
+  throw new CliError(`error: "${ref}" is neither a pod in namespace ${ns}, a deployment, a node nor an IP`)
+}
+
+/** The node agent's kubelet endpoint (`host:port`) for a node. */
+export async function kubeletEndpoint(client: KubeClient, node: string): Promise<string> {
+  const n = await client.get<NodeLite>(`/api/v1/nodes/${encodeURIComponent(node)}`)
+  const ep = n.metadata.annotations?.[KUBELET_ENDPOINT_ANNOTATION]
+  if (!ep) throw new CliError(`error: node ${node} has no kubelet endpoint (is its node agent running?)`)
+  return ep
+}
+
+/** GET a node agent route; its JSON body, or a CliError with the agent's message. */
+export async function agentGet<T>(endpoint: string, path: string, q: URLSearchParams): Promise<T> {
+  let res: Response
+  try {
+    res = await fetch(`http://${endpoint}${path}?${q}`)
+  } catch (e) {
+    throw new CliError(`error: node agent at ${endpoint}: ${(e as Error).message}`)
+  }
+  const text = await res.text()
+  if (!res.ok) {
+    let msg = text.trim()
+    try {
+      msg = (JSON.parse(text) as { message?: string }).message ?? msg
+    } catch {}
+    throw new CliError(`error: node agent at ${endpoint} answered ${res.status}: ${msg}`)
+  }
+  return JSON.parse(text) as T
+}
+
+export interface TraceCliOpts extends ConnectOpts {
+  namespace?: string
+  output?: 'text' | 'json'
+}
+
+interface TraceAnswer {
+  node: string
+  verdict: 'allowed' | 'denied' | 'dropped'
+  reason: string
+  text: string
+}
+
+/** `calilab trace`: exit 0 when the packet is allowed, 1 when it is denied or dropped. */
+export async function traceCommand(from: string, to: string, o: TraceCliOpts): Promise<number> {
+  const dest = parseDestination(to)
+  const { client, namespace } = connect(o)
+  try {
+    const ns = o.namespace ?? namespace
+    let src: Endpoint
+    let dst: Endpoint
+    try {
+      src = await resolveEndpoint(client, ns, from)
+      dst = await resolveEndpoint(client, ns, dest.ref)
+    } catch (e) {
+      if (e instanceof CliError) throw e
+      throw new CliError(serverErrorLine(e))
+    }
+    if (!src.node) throw new CliError(`error: ${from} is not on a cluster node; trace starts on a node`)
+    const endpoint = await kubeletEndpoint(client, src.node)
+    const q = new URLSearchParams({ src: src.pod ?? src.ip, dst: dst.ip, proto: dest.proto })
+    if (dest.proto !== 'icmp') q.set('dport', String(dest.port))
+    const r = await agentGet<TraceAnswer>(endpoint, '/felix/trace', q)
+    if (o.output === 'json') out(`${JSON.stringify(r, null, 2)}\n`)
+    else
+      out(
+        `# ${src.label} -> ${dst.label}${dest.proto === 'icmp' ? '' : `:${dest.port}`}/${dest.proto} on node ${r.node}\n${r.text}`,
+      )
+    return r.verdict === 'allowed' ? 0 : 1
+  } finally {
+    client.close()
+  }
+}
