@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   up: async () => (await import('./up.ts')).benchUp(),
   dataplane: async () => (await import('./dataplane.ts')).benchDataplane(),
   typha: async () => (await import('./typha.ts')).benchTypha(),
+  bgp: async () => (await import('./bgp.ts')).benchBgp(),
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))

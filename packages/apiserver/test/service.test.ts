@@ -387,3 +387,25 @@ t.test('dry run changes nothing', async (t) => {
   t.equal(r.object.metadata.name, 'dry')
   t.equal(snapshot(api.store as MemoryStore), before)
 })
+
+t.test('re-applying a Service without its allocated cluster IP changes nothing', async (t) => {
+  const { api, info } = await (async () => {
+    const { MemoryStore } = await import('../src/io/store/memory-store.ts')
+    const { createApi } = await import('../src/io/service/api.ts')
+    const { FakeClock, seededRng, silentLogger } = await import('@calilab/kit')
+    const a = createApi({ store: new MemoryStore(), log: silentLogger(), clock: new FakeClock(), rng: seededRng(7) })
+    await a.bootstrap()
+    return { api: a, info: (r: string) => a.resources.byPlural('', r)! }
+  })()
+  const svc = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'typha', namespace: 'default' },
+    spec: { selector: { app: 't' }, ports: [{ port: 5473, protocol: 'TCP' }] },
+  }
+  const created = (await api.create(info('services'), 'default', svc)).object
+  const again = (await api.update(info('services'), 'default', 'typha', svc)).object
+  t.equal(again.metadata.resourceVersion, created.metadata.resourceVersion, 'no new revision')
+  t.equal(again.metadata.generation, 1, 'generation unchanged')
+  t.equal((again.spec as { clusterIP: string }).clusterIP, (created.spec as { clusterIP: string }).clusterIP)
+})

@@ -1,14 +1,27 @@
 import { createLogger, readyLine, systemClock, systemRng } from '@calilab/kit'
+import { ftpBanner } from './apps/apps.ts'
+import type { Sockets } from './apps/stream.ts'
+import { UNDERLAY_ANNOTATION } from './dataplane/desired.ts'
+import { NodeDataplane } from './dataplane/driver.ts'
 import { type FelixAgent, type FelixSource, startFelix } from './felix/agent.ts'
+import { felixHttpRoutes } from './felix/http-routes.ts'
+import { startPolicyManager } from './felix/policy-manager.ts'
+import { connectDirect } from './io/syncer/direct-client.ts'
+import type { SyncerClient } from './io/syncer/types.ts'
+import { connectTypha } from './io/syncer/typha-client.ts'
 import { startNode } from './kubelet/agent.ts'
 
 /**
  * `calilab run node --name N --ip IP --endpoint ADDR --role control|worker --calico installed|operator
- *   [--pod-block CIDR] [--apiserver URL] [--typha HOST:PORT,...] [--syncer typha|direct]`
+ *   [--pod-block CIDR] [--apiserver URL] [--typha HOST:PORT,...] [--syncer typha|direct]
+ *   [--underlay-port 4789] [--gateway 198.19.15.254] [--gateway-endpoint 127.0.1.254:4789]`
+ * The node's emulated kernel (dataplane/driver.ts) gets its underlay socket on
+ * ENDPOINT:UNDERLAY-PORT (announced as the Node annotation `calilab.dev/underlay`) and a default
+ * route via the gateway (host1), whose underlay endpoint is given here (it is no Node).
  * The Felix-like agent reads the datastore through Typha when Typha addresses are given (the
  * default whenever Typha runs), or straight from the API server's stream with `--syncer direct`.
  */
-export async function runNode(argv: string[]): Promise<{ close(): Promise<void> }> {
+export async function runNode(argv: string[]): Promise<{ close(): Promise<void>; dataplane: NodeDataplane }> {
   const flags = new Map<string, string>()
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? ''
@@ -41,9 +54,72 @@ export async function runNode(argv: string[]): Promise<{ close(): Promise<void> 
   const source: FelixSource =
     syncer === 'typha' ? { kind: 'typha', addresses: typhas } : { kind: 'direct', url: wsUrl.toString() }
   const clock = systemClock()
-  const felix: FelixAgent = startFelix({ nodeName, source, log, rng: systemRng(), clock })
+  const underlayPort = Number(flags.get('underlay-port') ?? 4789)
+  if (!Number.isInteger(underlayPort) || underlayPort < 0 || underlayPort > 65535)
+    throw new Error(`--underlay-port: must be 0-65535, got "${flags.get('underlay-port')}"`)
+  const gatewayIp = flags.get('gateway')
+  const gwEp = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(flags.get('gateway-endpoint') ?? '')
+  const dp = new NodeDataplane({
+    nodeName,
+    nodeIp: need('ip'),
+    clock,
+    rng: systemRng(),
+    log,
+    underlay: { bind: need('endpoint'), port: underlayPort },
+    ...(gatewayIp
+      ? {
+          gateway: { ip: gatewayIp, ...(gwEp ? { endpoint: { host: gwEp[1] as string, port: Number(gwEp[2]) } } : {}) },
+        }
+      : {}),
+  })
+  await dp.start()
+  // Felix's policy side programs the node's root netns; kube-proxy's chains there are left alone.
+  const policy = startPolicyManager({ nodeName, netns: dp.host.root, log, clock })
+  const felix: FelixAgent = startFelix({
+    nodeName,
+    source,
+    log,
+    rng: systemRng(),
+    clock,
+    onUpdates: (u) => {
+      dp.onUpdates(u)
+      policy.onUpdates(u)
+    },
+    onInSync: () => policy.onInSync(),
+  })
+  // The node's own FTP server on port 21 (the lab's host-endpoint target, vsftpd on the VMs).
+  const ftp = ftpBanner({
+    net: dp.host.root as unknown as Sockets,
+    clock,
+    log: () => {},
+    namespace: '',
+    podName: nodeName,
+  })
+  // IPAM blocks are not in Felix's syncer (Felix reads routes from BIRD); the BGP syncer has them.
+  const callbacks = { onUpdates: (u: Parameters<typeof dp.onUpdates>[0]) => dp.onUpdates(u), onInSync: () => {} }
+  const bgpLog = log.child({ component: 'dataplane.syncer' })
+  const bgpSyncer: SyncerClient =
+    source.kind === 'typha'
+      ? connectTypha({
+          addresses: source.addresses,
+          nodeName,
+          syncerType: 'bgp',
+          callbacks,
+          log: bgpLog,
+          rng: systemRng(),
+          clock,
+        })
+      : connectDirect({ url: source.url, syncerType: 'bgp', callbacks, log: bgpLog })
   const node = await startNode({
-    statusRoutes: { '/felix/status': () => felix.status() },
+    statusRoutes: {
+      '/felix/status': () => felix.status(),
+      '/dataplane/status': () => dp.status(),
+      ...felixHttpRoutes({ host: dp.host, policy }),
+    },
+    services: () => dp.serviceList(),
+    podNetwork: dp,
+    execNetns: dp.execNetns,
+    ...(dp.underlayAddress ? { annotations: { [UNDERLAY_ANNOTATION]: dp.underlayAddress } } : {}),
     apiServer,
     nodeName,
     nodeIP: need('ip'),
@@ -59,9 +135,14 @@ export async function runNode(argv: string[]): Promise<{ close(): Promise<void> 
   )
   return {
     ...node,
+    dataplane: dp,
     async close() {
       felix.close()
+      bgpSyncer.close()
+      ftp.stop()
+      policy.close()
       await node.close()
+      await dp.close()
     },
   }
 }

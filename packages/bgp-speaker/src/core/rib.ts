@@ -10,7 +10,7 @@
  */
 import { asPathContains, asPathLength, firstAs, prependAs } from './codec/attrs/as-path.ts'
 import type { PathAttributes } from './codec/attrs/types.ts'
-import { type Prefix, prefixKey } from './codec/prefix.ts'
+import { type Prefix, prefixFromKey, prefixKey } from './codec/prefix.ts'
 import type { UpdateMessage } from './codec/update.ts'
 
 export const DEFAULT_LOCAL_PREF = 100
@@ -74,6 +74,14 @@ interface Entry {
   paths: Route[]
 }
 
+/** The (never mutated) ECMP set of an entry that has not been selected yet. */
+const NO_PATHS: Route[] = []
+
+function indexOfPeer(c: readonly Route[], peer: PeerInfo | undefined): number {
+  for (let i = 0; i < c.length; i++) if ((c[i] as Route).peer === peer) return i
+  return -1
+}
+
 const isIbgp = (cfg: RibConfig, p: PeerInfo | undefined) => p !== undefined && p.asn === cfg.localAs
 const lp = (r: Route) => r.attrs.localPref ?? DEFAULT_LOCAL_PREF
 
@@ -133,27 +141,32 @@ export class Rib {
       adj = new Map()
       this.adjIn.set(peerId, adj)
     }
-    const touched = new Set<number>()
+    // A key may appear twice (withdrawn and announced, or repeated): reselect handles the second
+    // visit as "unchanged", so a plain array gives the same result as a set, for less.
+    const touched: number[] = []
     for (const p of u.withdrawn) this.removeCandidate(adj, peer, p, touched)
     let filtered = 0
     if (u.treatAsWithdraw || !u.attrs) {
       for (const p of u.nlri) this.removeCandidate(adj, peer, p, touched)
     } else {
       const attrs = this.importAttrs(peer, u.attrs)
-      for (const p of u.nlri) {
-        if (!attrs) {
+      if (!attrs) {
+        for (const p of u.nlri) {
           filtered++
           this.removeCandidate(adj, peer, p, touched)
-          continue
         }
-        const r: Route = { prefix: p, attrs, peer }
-        const k = prefixKey(p)
-        adj.set(k, r)
-        this.putCandidate(k, r)
-        touched.add(k)
+      } else {
+        for (const p of u.nlri) {
+          const r: Route = { prefix: p, attrs, peer }
+          const k = prefixKey(p)
+          adj.set(k, r)
+          this.putCandidate(k, r)
+          touched.push(k)
+        }
       }
     }
-    return { ...this.reselect(touched), filtered }
+    const res = this.reselect(touched)
+    return { changes: res.changes, out: res.out, filtered }
   }
 
   /** Import policy: loop checks (RFC 4271 §9.1.2, RFC 4456 §8); LOCAL_PREF from eBGP is ignored. */
@@ -169,24 +182,24 @@ export class Rib {
     return a
   }
 
-  private removeCandidate(adj: Map<number, Route>, peer: PeerInfo, p: Prefix, touched: Set<number>): void {
+  private removeCandidate(adj: Map<number, Route>, peer: PeerInfo, p: Prefix, touched: number[]): void {
     const k = prefixKey(p)
     if (!adj.delete(k)) return
     const e = this.loc.get(k)
     if (!e) return
-    const i = e.candidates.findIndex((r) => r.peer === peer)
+    const i = indexOfPeer(e.candidates, peer)
     if (i >= 0) e.candidates.splice(i, 1)
-    touched.add(k)
+    touched.push(k)
   }
 
   private putCandidate(k: number, r: Route): void {
-    let e = this.loc.get(k)
+    const e = this.loc.get(k)
     if (!e) {
-      e = { prefix: r.prefix, candidates: [], paths: [] }
-      this.loc.set(k, e)
+      this.loc.set(k, { prefix: r.prefix, candidates: [r], paths: NO_PATHS })
+      return
     }
     const c = e.candidates
-    const i = c.findIndex((x) => x.peer === r.peer)
+    const i = indexOfPeer(c, r.peer)
     if (i >= 0) {
       c[i] = r
       return
@@ -201,11 +214,25 @@ export class Rib {
   private reselect(touched: Iterable<number>): { changes: RouteChange[]; out: PeerOut[] } {
     const changes: RouteChange[] = []
     const changedKeys: number[] = []
+    /** The entry of each changed key as the export will find it (undefined: deleted). */
+    const changedEntries: (Entry | undefined)[] = []
     for (const k of touched) {
       const e = this.loc.get(k)
       if (!e) continue
+      const c = e.candidates
+      if (c.length === 1) {
+        // One candidate (the common case): it is the best and the whole ECMP set.
+        const only = c[0] as Route
+        if (only === e.best && e.paths.length === 1 && e.paths[0] === only) continue
+        e.best = only
+        e.paths = [only]
+        changes.push({ prefix: e.prefix, best: only, paths: e.paths })
+        changedKeys.push(k)
+        changedEntries.push(e)
+        continue
+      }
       let best: Route | undefined
-      for (const r of e.candidates) if (!best || compareRoutes(this.cfg, r, best) < 0) best = r
+      for (const r of c) if (!best || compareRoutes(this.cfg, r, best) < 0) best = r
       let paths: Route[] = []
       if (best) {
         paths = [best]
@@ -227,13 +254,15 @@ export class Rib {
         e.best = best
         e.paths = paths
         changes.push({ prefix: e.prefix, best, paths })
+        changedEntries.push(e)
       } else {
         this.loc.delete(k)
         changes.push({ prefix: e.prefix, paths: [] })
+        changedEntries.push(undefined)
       }
       changedKeys.push(k)
     }
-    return { changes, out: this.exportKeys(changedKeys, [...this.adjOut.keys()]) }
+    return { changes, out: this.exportKeys(changedKeys, [...this.adjOut.keys()], changedEntries) }
   }
 
   /** Originates prefixes from this speaker (exported to every peer); a batch shares one attribute set. */
@@ -340,7 +369,12 @@ export class Rib {
     })
   }
 
-  private exportKeys(keys: readonly number[], peerIds: readonly string[]): PeerOut[] {
+  /** `entries[i]`, when given, is what `loc.get(keys[i])` returns (saves the lookup). */
+  private exportKeys(
+    keys: readonly number[],
+    peerIds: readonly string[],
+    entries?: readonly (Entry | undefined)[],
+  ): PeerOut[] {
     const res: PeerOut[] = []
     for (const id of peerIds) {
       const peer = this.peers.get(id)
@@ -348,14 +382,29 @@ export class Rib {
       if (!peer || !out) continue
       const withdraw: Prefix[] = []
       const groups = new Map<PathAttributes, Prefix[]>()
-      for (const k of keys) {
-        const e = this.loc.get(k)
-        const want = e?.best ? this.exportAttrs(e.best, peer) : null
+      // Runs of keys share the source attributes and peer (one UPDATE's NLRI): remember the last.
+      let lastAttrs: PathAttributes | undefined
+      let lastFrom: PeerInfo | undefined
+      let lastWant: PathAttributes | null = null
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i] as number
+        const e = entries ? entries[i] : this.loc.get(k)
+        const b = e?.best
+        let want: PathAttributes | null = null
+        if (b) {
+          if (b.attrs !== lastAttrs || b.peer !== lastFrom) {
+            lastAttrs = b.attrs
+            lastFrom = b.peer
+            lastWant = this.exportAttrs(b, peer)
+          }
+          want = lastWant
+        }
+        if (want === null && out.size === 0) continue
         const have = out.get(k)
         if (want === null) {
           if (have !== undefined) {
             out.delete(k)
-            withdraw.push(e?.prefix ?? { addr: Math.floor(k / 64), len: k % 64 })
+            withdraw.push(e?.prefix ?? prefixFromKey(k))
           }
           continue
         }

@@ -131,10 +131,13 @@ export const runComponent: RunHandler = async (inv) => {
       return
     }
     case 'bgp-speaker': {
-      const run = await loadEntry<(argv: string[]) => Promise<{ close(): Promise<void> }>>(
-        '@calilab/bgp-speaker',
-        'runSpeaker',
-      )
+      // --kernel: host1 as an emulated host (kernel, underlay, internet, exec) around the speaker.
+      const run = inv.options['kernel']
+        ? await loadEntry<(argv: string[]) => Promise<{ close(): Promise<void> }>>(
+            '@calilab/node-agent',
+            'runRouterHost',
+          )
+        : await loadEntry<(argv: string[]) => Promise<{ close(): Promise<void> }>>('@calilab/bgp-speaker', 'runSpeaker')
       const speaker = await run(inv.forward)
       const stop = () => {
         speaker.close().then(
@@ -219,6 +222,9 @@ Each process prints one line CALILAB_READY {...} on stdout when it is serving.`,
         'where the agent reads the datastore: typha (default when --typha is given) or direct',
       ).choices(['typha', 'direct']),
     )
+    .option('--underlay-port <port>', 'underlay UDP port on the endpoint (0 = ephemeral)', portArg)
+    .option('--gateway <ip>', 'default gateway on eth0 (the external router, host1)', ipArg)
+    .option('--gateway-endpoint <host:port>', "the gateway's real underlay endpoint")
   node.action(async () => {
     await handler({ component: 'node', options: node.opts(), forward: forwardOf(node) })
   })
@@ -240,6 +246,9 @@ Each process prints one line CALILAB_READY {...} on stdout when it is serving.`,
     .option('--connect-retry <s>', 'BGP connect retry time in seconds')
     .option('--hold-time <s>', 'BGP hold time in seconds (default 240)')
     .option('--log-level <level>', 'pino log level')
+    .option('--kernel', 'also run an emulated kernel for this host (underlay, routes in ip route, the internet, ssh)')
+    .option('--underlay-port <port>', 'with --kernel: underlay UDP port on the endpoint', portArg)
+    .option('--exec-port <port>', 'with --kernel: port of the exec endpoint (calilab ssh)', portArg)
   speaker.action(async () => {
     await handler({ component: 'bgp-speaker', options: speaker.opts(), forward: forwardOf(speaker) })
   })

@@ -18,9 +18,20 @@ export function assetPath(name: string): string {
  * IP pool, calico-node/typha/kube-controllers, tigerastatus). Returns one line per object.
  */
 export async function installOperator(client: KubeClient): Promise<string[]> {
+  return applyAssets(client, OPERATOR_ASSETS)
+}
+
+/** What every cluster has from the start, as k3s deploys it: CoreDNS behind kube-dns (198.19.32.10). */
+export const ADDON_ASSETS = ['coredns.yaml'] as const
+
+export async function installAddons(client: KubeClient): Promise<string[]> {
+  return applyAssets(client, ADDON_ASSETS)
+}
+
+async function applyAssets(client: KubeClient, files: readonly string[]): Promise<string[]> {
   const lines: string[] = []
   let discovery = await Discovery.load(client)
-  for (const file of OPERATOR_ASSETS) {
+  for (const file of files) {
     const manifests = parseManifests(readFileSync(assetPath(file), 'utf8'), file)
     for (const m of manifests) {
       let t: Target

@@ -67,6 +67,9 @@ export function dependentSpecs(t: Topology, paths: HomePaths, calico: 'installed
   for (let i = 0; i < t.typha.replicas; i++) {
     specs.push(typhaSpec(t, paths, i, ephemeral ? 0 : t.typha.basePort + i))
   }
+  // Nodes route what leaves the cluster to the first external router (host1) over the underlay.
+  const gw = t.hosts.find((h) => h.role === 'router')
+  const underlayPort = String(t.ports.underlay)
   for (const h of t.hosts) {
     if (h.role === 'router') {
       specs.push({
@@ -85,6 +88,9 @@ export function dependentSpecs(t: Topology, paths: HomePaths, calico: 'installed
           String(t.ports.bgp),
           '--apiserver',
           ctx.api,
+          '--kernel',
+          '--underlay-port',
+          underlayPort,
         ],
         logFile: path.join(paths.logs, logFileName('bgp-speaker', h.name)),
       })
@@ -109,6 +115,9 @@ export function dependentSpecs(t: Topology, paths: HomePaths, calico: 'installed
         '--apiserver',
         ctx.api,
         ...(ctx.typha.length ? ['--typha', ctx.typha.join(',')] : []),
+        '--underlay-port',
+        underlayPort,
+        ...(gw ? ['--gateway', gw.nodeIP, '--gateway-endpoint', `${gw.endpoint}:${underlayPort}`] : []),
       ],
       logFile: path.join(paths.logs, logFileName('node', h.name)),
     })

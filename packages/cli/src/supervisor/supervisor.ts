@@ -7,7 +7,7 @@ import type { Topology } from '@calilab/model'
 import type { HomePaths } from '../home.ts'
 import { sleep } from '../io.ts'
 import { createKubeClient, type KubeClient } from '../kube.ts'
-import { installOperator } from './install.ts'
+import { installAddons, installOperator } from './install.ts'
 import { apiserverSpec, dependentSpecs, type ProcSpec, typhaSpec } from './specs.ts'
 import { type EventKind, kubeconfigText, type ProcessState, type SupervisorState, writeState } from './state.ts'
 
@@ -168,13 +168,14 @@ export class Supervisor {
         }),
       )
       this.typhaAddrs = addrs
-      const install =
-        this.init.mode === 'full'
-          ? installOperator(this.client).then((lines) => {
-              for (const l of lines) this.event(l, 'info')
-              this.event('calico operator installed')
-            })
-          : Promise.resolve()
+      const client = this.client
+      const install = installAddons(client).then(async (addons) => {
+        for (const l of addons) this.event(l, 'info')
+        this.event('cluster DNS (coredns) installed')
+        if (this.init.mode !== 'full') return
+        for (const l of await installOperator(client)) this.event(l, 'info')
+        this.event('calico operator installed')
+      })
       await Promise.all([
         install,
         ...deps.map(async (p) => {

@@ -4,9 +4,12 @@ import type { Netns } from '@calilab/dataplane'
 import type { Clock, Logger, Timer } from '@calilab/kit'
 import type { KubeObject } from '@calilab/model'
 import { createKubeClient, type KubeClient, type KubeWatch } from '@calilab/proto'
+import type { Sockets } from '../apps/stream.ts'
+import type { PodNetwork } from '../dataplane/pod-network.ts'
 import { attachExecServer } from '../exec/server.ts'
 import { IpamShell } from '../ipam/shell.ts'
 import { hostResolvConf, podResolvConf } from '../tools/types.ts'
+import { AppsRunner } from './apps-runner.ts'
 import {
   creatingPodStatus,
   type KCondition,
@@ -32,10 +35,20 @@ export interface NodeInit {
   clock: Clock
   /** Heartbeat period; default 10 s. */
   heartbeatMs?: number
-  /** Extra JSON status documents served on the kubelet endpoint (`/felix/status` → provider). */
-  statusRoutes?: Record<string, () => unknown>
+  /**
+   * Extra JSON documents served on the kubelet endpoint (`/felix/status` → provider). A provider
+   * gets the query string and may return a promise; a thrown `{ status, code, message }` becomes
+   * that HTTP status with a JSON error body.
+   */
+  statusRoutes?: Record<string, (query: URLSearchParams) => unknown>
   /** The kernel namespace exec'd commands run in: a pod's, or the node's root (`'host'`). */
   execNetns?: (target: { namespace: string; pod: string } | 'host') => Netns | undefined
+  /** The CNI plugin's dataplane side: called when a pod gets its IP and when it goes away. */
+  podNetwork?: PodNetwork
+  /** Extra annotations on the Node object (`calilab.dev/underlay`). */
+  annotations?: Record<string, string>
+  /** Services for the emulated kube-dns (apps run only where the pod network is set up). */
+  services?: () => readonly { name: string; namespace: string; clusterIP: string }[]
 }
 
 export interface RunningNode {
@@ -62,6 +75,13 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
   const client: KubeClient = createKubeClient({ server: init.apiServer, userAgent: `calilab-kubelet/${init.nodeName}` })
   const id: NodeIdentity = { nodeName: init.nodeName, nodeIP: init.nodeIP, endpoint: init.endpoint, role: init.role }
   const logs = new ContainerLogs()
+  const apps = new AppsRunner({
+    podNetns: (namespace, pod) => init.execNetns?.({ namespace, pod }) as unknown as Sockets | undefined,
+    logs,
+    clock: init.clock,
+    log: init.log.child({ component: 'runtime', node: init.nodeName }),
+    services: init.services ?? (() => []),
+  })
   const ipam = new IpamShell({ client, node: init.nodeName, log, clock })
   const pods = new Map<string, PodObj>() // uid → latest
   const started = new Set<string>() // uids we have started
@@ -75,7 +95,15 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
     const url = new URL(req.url ?? '/', 'http://x')
     const statusRoute = init.statusRoutes?.[url.pathname]
     if (req.method === 'GET' && statusRoute) {
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(`${JSON.stringify(statusRoute())}\n`)
+      Promise.resolve()
+        .then(() => statusRoute(url.searchParams))
+        .then(
+          (v) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(`${JSON.stringify(v)}\n`),
+          (e: { status?: number; code?: string; message?: string }) =>
+            res
+              .writeHead(e.status ?? 500, { 'Content-Type': 'application/json' })
+              .end(`${JSON.stringify({ code: e.code, message: e.message })}\n`),
+        )
       return
     }
     if (url.pathname === '/healthz') {
@@ -153,6 +181,7 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
 
   async function register(): Promise<void> {
     const want = nodeObject(id, kubeletPort) as KubeObject
+    if (init.annotations) want.metadata.annotations = { ...want.metadata.annotations, ...init.annotations }
     try {
       await client.get(nodePath)
       await client.patch(
@@ -240,10 +269,25 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
     return false
   }
 
+  async function podNet(op: 'setup' | 'teardown', p: PodObj, ip?: string): Promise<void> {
+    try {
+      if (op === 'setup' && ip) {
+        await init.podNetwork?.setup(p, ip)
+        apps.start(p)
+      } else if (op === 'teardown') {
+        apps.stop(p)
+        await init.podNetwork?.teardown(p)
+      }
+    } catch (err) {
+      log.warn({ err, pod: p.metadata.name, namespace: p.metadata.namespace }, `pod network ${op} failed`)
+    }
+  }
+
   async function release(p: PodObj): Promise<void> {
     const uid = p.metadata.uid ?? ''
     pods.delete(uid)
     started.delete(uid)
+    if (p.spec.hostNetwork !== true) await podNet('teardown', p)
     if (p.spec.hostNetwork !== true)
       await ipam.releaseForPod(p).catch((err) => log.warn({ err, pod: p.metadata.name }, 'ip release failed'))
     logs.dropPod(p.metadata.namespace ?? '', p.metadata.name ?? '')
@@ -264,6 +308,7 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
       // Already started (possibly by a previous run of this agent): its IP stays in IPAM.
       if (!started.has(uid)) {
         started.add(uid)
+        if (!hostNet) await podNet('setup', p, p.status?.podIP)
         for (const c of p.spec.containers ?? []) {
           if (!logs.has(p.metadata.namespace ?? '', p.metadata.name ?? '', c.name)) {
             for (const l of startupLogLines(c.image, c.name, nowIso))
@@ -294,6 +339,7 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
         return
       }
       podIP = r.ip
+      await podNet('setup', p, podIP)
     }
     started.add(uid)
     for (const c of p.spec.containers ?? []) {
@@ -377,6 +423,7 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
       for (const t of timers) t.cancel()
       watch?.close()
       exec.close()
+      apps.stopAll()
       await chain.catch(() => {})
       server.closeAllConnections?.()
       await new Promise<void>((r) => server.close(() => r()))

@@ -353,8 +353,9 @@ export function createApi(init: ApiInit): ServiceApi {
       } catch (e) {
         throw apiErrors.badRequest(`invalid object: ${e instanceof Error ? e.message : String(e)}`)
       }
-      next.metadata.generation = (old.metadata.generation ?? 1) + (specChanged(old, next) ? 1 : 0)
+      // Allocations (cluster IP, node ports) first: the spec is compared as it will be stored.
       token = shape(r, next, old)
+      next.metadata.generation = (old.metadata.generation ?? 1) + (specChanged(old, next) ? 1 : 0)
     }
     try {
       next.metadata.resourceVersion = oldRv as string

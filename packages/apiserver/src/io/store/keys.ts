@@ -6,7 +6,8 @@ export function storeKey(
   namespace: string | undefined,
   name: string,
 ): string {
-  return `${storePrefix(info, namespace)}${name}`
+  // Cluster-scoped objects sit under `_`, so every key has the same five segments.
+  return `${storePrefix(info)}${namespace || '_'}/${name}`
 }
 
 /** Prefix of every object of a kind, or of a kind in one namespace. */

@@ -6,13 +6,23 @@ export interface Prefix {
   len: number
 }
 
-/** Map key for a prefix: unique for (addr, len), a plain number (fast Map keys). */
+/** Keys at or above this are the long form; below it the short form. */
+const LONG_KEYS = 2 ** 29
+
+/**
+ * Map key for a prefix: unique for (addr, len), a plain number (fast Map keys). Prefixes up to /24
+ * with the last octet clear (nearly all routes) get a small integer, `(addr >>> 8) * 32 + len`
+ * (< 2^29), which V8 keeps unboxed (a Smi) and hashes much faster than a heap number; anything
+ * else gets `2^29 + addr * 64 + len`. Both forms are one-to-one and never overlap.
+ */
 export function prefixKey(p: Prefix): number {
-  return p.addr * 64 + p.len
+  return p.len <= 24 && (p.addr & 0xff) === 0 ? (p.addr >>> 8) * 32 + p.len : LONG_KEYS + p.addr * 64 + p.len
 }
 
 export function prefixFromKey(k: number): Prefix {
-  return { addr: Math.floor(k / 64), len: k % 64 }
+  if (k < LONG_KEYS) return { addr: (k >>> 5) * 256, len: k & 31 }
+  const v = k - LONG_KEYS
+  return { addr: Math.floor(v / 64), len: v % 64 }
 }
 
 export function formatPrefix(p: Prefix): string {

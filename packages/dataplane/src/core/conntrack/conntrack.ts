@@ -341,7 +341,9 @@ export class Conntrack {
 }
 
 function ports(v: PacketView): [number, number] {
-  if (v.proto === IPPROTO_ICMP) return [v.icmpId, 0]
+  // ICMP echo: the id stands in for the requester's port, so a reply carries it as the dport
+  // (the reply tuple of an (id, 0) request is (0, id'), id' after SNAT).
+  if (v.proto === IPPROTO_ICMP) return v.icmpType === 0 ? [0, v.icmpId] : [v.icmpId, 0]
   return [v.sport, v.dport]
 }
 

@@ -1,0 +1,27 @@
+export {
+  type DesiredNet,
+  type DesiredRoute,
+  desiredNet,
+  type NetView,
+  type NodeAddr,
+  nodeAddresses,
+  PROTO_VXLAN,
+  UNDERLAY_ANNOTATION,
+} from './desired.ts'
+export {
+  type DataplaneStatus,
+  IPSET_ALL_POOLS,
+  IPSET_MASQ_POOLS,
+  NAT_OUTGOING_RESTORE,
+  NodeDataplane,
+  type NodeDataplaneInit,
+} from './driver.ts'
+export {
+  type PodNetInfo,
+  type PodNetwork,
+  type PodRef,
+  podNetnsName,
+  setupPodNetwork,
+  teardownPodNetwork,
+} from './pod-network.ts'
+export { UdpUnderlay, type UdpUnderlayInit, type UnderlayStats } from './underlay.ts'
