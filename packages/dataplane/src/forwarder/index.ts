@@ -1,4 +1,5 @@
-export { FastPath } from './fastpath.ts'
+export * from './batch.ts'
+export { deviceTable, FastPath, toResult } from './fastpath.ts'
 export { type Forwarder, InlineForwarder, WorkerForwarder, type WorkerForwarderOptions } from './forwarder.ts'
 export type * from './messages.ts'
 export { decodeSnapshot, encodeSnapshot, snapshotOf } from './snapshot.ts'

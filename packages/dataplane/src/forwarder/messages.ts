@@ -1,6 +1,6 @@
 /**
  * The typed message map between the node thread and forwarder workers: plain, cloneable data
- * (numbers, strings, arrays, Uint8Array, SharedArrayBuffer), no functions.
+ * (numbers, strings, arrays, ArrayBuffer (transferred), SharedArrayBuffer), no functions.
  */
 
 /** A route as the fast path needs it. */
@@ -48,13 +48,15 @@ export interface BatchRequest {
   /** The snapshot bytes (JSON, UTF-8) in shared memory: sent by reference, decoded once per version per worker. */
   snapshot: SharedArrayBuffer
   snapshotLen: number
-  packets: Uint8Array[]
+  /** A PacketBatch's buffer (batch.ts layout), transferred: packets laid out with offsets and lengths. */
+  batch: ArrayBuffer
 }
 
 export interface BatchResponse {
   type: 'results'
   version: number
-  results: FwdResult[]
+  /** The same buffer transferred back: action codes in the meta words, packets rewritten in place. */
+  batch: ArrayBuffer
 }
 
 export interface WorkerError {

@@ -45,8 +45,8 @@ import {
   parsePacket,
   parseVxlan,
   rewriteDst,
-  tupleHashFlow,
 } from './pipeline-deps.ts'
+import { flowHash, LOCAL, nfPacket, resetNfPacket, routeStep, summary } from './pipeline-util.ts'
 
 interface Ctx {
   v: PacketView
@@ -62,6 +62,17 @@ export class Pipeline {
   private readonly verdict = new Verdict()
   private readonly evalCtx: EvalContext
   private readonly nfTrace: TraceStep[] = []
+  /**
+   * Per-packet state, reused: one frame per nesting depth (a socket answering inside `receive`
+   * re-enters `output`; decapsulation re-enters `receive`), so no PacketView/NfPacket is
+   * allocated per packet and a nested packet never overwrites an outer one's view.
+   */
+  private readonly frames: Ctx[] = []
+  private readonly txViews: PacketView[] = []
+  private depth = 0
+  private readonly outcomes = new Map<string, PacketOutcome>()
+  private readonly fwdOutcomes = new Map<string, PacketOutcome>()
+  private readonly underlayOutcomes = new Map<number, PacketOutcome>()
 
   constructor(ns: NetnsImpl) {
     this.ns = ns
@@ -74,11 +85,51 @@ export class Pipeline {
 
   // ------------------------------------------------------------------ entry points
 
+  /** Takes the frame of the next depth, reset for a new packet (the caller must `leave`). */
+  private enter(iif: string, trace: PacketTraceStep[] | undefined): Ctx {
+    let c = this.frames[this.depth]
+    if (c === undefined) {
+      c = {
+        v: new PacketView(),
+        p: nfPacket(new PacketView(), '', ''),
+        tuple: undefined,
+        entry: undefined,
+        isNew: false,
+        trace,
+      }
+      this.frames[this.depth] = c
+    }
+    this.depth++
+    c.tuple = undefined
+    c.entry = undefined
+    c.isNew = false
+    c.trace = trace
+    c.p.iif = iif
+    c.p.oif = ''
+    return c
+  }
+
+  private leave(c: Ctx): void {
+    this.depth--
+    c.trace = undefined
+    c.tuple = undefined
+    c.entry = undefined
+  }
+
   receive(pkt: Uint8Array, dev: string, trace?: PacketTraceStep[]): PacketOutcome {
+    const c = this.enter(dev, trace)
+    try {
+      return this.receiveIn(c, pkt, dev, trace)
+    } finally {
+      this.leave(c)
+    }
+  }
+
+  private receiveIn(c: Ctx, pkt: Uint8Array, dev: string, trace: PacketTraceStep[] | undefined): PacketOutcome {
     const ns = this.ns
     const link = ns.linkMap.get(dev)
-    if (!link || !link.up) return this.drop(trace, 'LINK_DOWN', dev)
-    const v = new PacketView()
+    if (!link?.up) return this.drop(trace, 'LINK_DOWN', dev)
+    const v = c.v
     if (parsePacket(pkt, v) !== 'ok') return this.drop(trace, 'PARSE_ERROR')
     if (link.taps.length) this.tapOut(link, v, pkt, 'in')
     trace?.push({ kind: 'rx', ns: ns.name, dev, summary: summary(v) })
@@ -102,7 +153,7 @@ export class Pipeline {
         }
       }
     }
-    const c: Ctx = { v, p: nfPacket(v, dev, ''), tuple: undefined, entry: undefined, isNew: false, trace }
+    resetNfPacket(c.p, v)
     if (this.hook('raw', 'PREROUTING', c) !== 'ACCEPT') return this.dropNf(c, 'PREROUTING')
     const notrack = this.verdict.notrack
     this.track(c, notrack)
@@ -123,7 +174,7 @@ export class Pipeline {
       this.confirm(c)
       const sock = ns.stack.deliver(v)
       trace?.push({ kind: 'deliver', ns: ns.name, proto: v.proto, port: v.dport, socket: sock })
-      return { kind: 'local' }
+      return LOCAL
     }
     const rt = ns.routes.lookup(v.dst, flowHash(v))
     if (!rt) return this.unreachable(c, pkt, ICMP_NET_UNREACH, 'NO_ROUTE')
@@ -148,10 +199,19 @@ export class Pipeline {
   }
 
   output(pkt: Uint8Array, trace?: PacketTraceStep[]): PacketOutcome {
+    const c = this.enter('', trace)
+    try {
+      return this.outputIn(c, pkt, trace)
+    } finally {
+      this.leave(c)
+    }
+  }
+
+  private outputIn(c: Ctx, pkt: Uint8Array, trace: PacketTraceStep[] | undefined): PacketOutcome {
     const ns = this.ns
-    const v = new PacketView()
+    const v = c.v
     if (parsePacket(pkt, v) !== 'ok') return this.drop(trace, 'PARSE_ERROR')
-    const c: Ctx = { v, p: nfPacket(v, '', ''), tuple: undefined, entry: undefined, isNew: false, trace }
+    resetNfPacket(c.p, v)
     let rt = this.route(v)
     if (!rt) return this.localError(c, pkt, 'NO_ROUTE')
     c.p.oif = rt.dev
@@ -224,7 +284,7 @@ export class Pipeline {
       }
     } else if (c.tuple) ns.conntrack.applyNat(v, c.tuple, 'src')
     if (!this.confirm(c)) return this.drop(c.trace, 'CT_FULL')
-    return this.transmit(pkt, dev, via, c.trace)
+    return this.transmit(pkt, dev, via, c.trace, c.v)
   }
 
   private masqAddress(dev: string, dst: number): number {
@@ -234,20 +294,36 @@ export class Pipeline {
     return a?.ip ?? ns.sourceFor(dst) ?? ns.host.nodeIp
   }
 
-  /** Egress on `dev` toward `via` (or the destination itself). */
-  transmit(pkt: Uint8Array, dev: string, via: number | undefined, trace?: PacketTraceStep[]): PacketOutcome {
+  /**
+   * Egress on `dev` toward `via` (or the destination itself). `parsed`: the packet's view, already
+   * current (the pipeline's own, kept up to date by the NAT and TTL rewrites), to skip a re-parse.
+   */
+  transmit(
+    pkt: Uint8Array,
+    dev: string,
+    via: number | undefined,
+    trace?: PacketTraceStep[],
+    parsed?: PacketView,
+  ): PacketOutcome {
     const ns = this.ns
     const host = ns.host
     const l = ns.linkMap.get(dev)
-    if (!l || !l.up) return this.drop(trace, 'LINK_DOWN', dev)
-    const v = new PacketView()
-    parsePacket(pkt, v)
+    if (!l?.up) return this.drop(trace, 'LINK_DOWN', dev)
+    let v = parsed
+    if (v === undefined) {
+      v = this.txViews[this.depth]
+      if (v === undefined) {
+        v = new PacketView()
+        this.txViews[this.depth] = v
+      }
+      parsePacket(pkt, v)
+    }
     if (l.taps.length) this.tapOut(l, v, pkt, 'out')
     trace?.push({ kind: 'tx', ns: ns.name, dev, summary: summary(v) })
     switch (l.kind) {
       case 'loopback':
         host.enqueue(ns, pkt, 'lo', trace)
-        return { kind: 'local' }
+        return LOCAL
       case 'veth': {
         if (!l.peer) return this.drop(trace, 'LINK_DOWN', dev)
         const peerNs = host.netns(l.peer.ns)
@@ -256,7 +332,7 @@ export class Pipeline {
         // The gateway must answer ARP: an address of the peer, or any address when it has proxy_arp.
         if (via !== undefined && !pl.proxyArp && !peerNs.isLocal(via)) return this.drop(trace, 'NO_NEIGHBOUR')
         host.enqueue(peerNs, pkt, pl.name, trace)
-        return { kind: 'forwarded', dev }
+        return this.forwarded(dev)
       }
       case 'ethernet': {
         const nh = via ?? v.dst
@@ -264,7 +340,7 @@ export class Pipeline {
         if (!u) return this.drop(trace, 'NO_UNDERLAY')
         trace?.push({ kind: 'underlay', ns: ns.name, nextHop: nh })
         u.send(nh, pkt)
-        return { kind: 'underlay', nextHop: nh }
+        return this.underlaid(nh)
       }
       case 'ipip': {
         const nh = via ?? v.dst
@@ -311,7 +387,7 @@ export class Pipeline {
     if (!u) return this.drop(trace, 'NO_UNDERLAY')
     trace?.push({ kind: 'underlay', ns: ns.name, nextHop: nh })
     u.send(nh, outer)
-    return { kind: 'underlay', nextHop: nh }
+    return this.underlaid(nh)
   }
 
   private track(c: Ctx, notrack: boolean): void {
@@ -355,7 +431,7 @@ export class Pipeline {
 
   private natDst(c: Ctx): void {
     const t = this.verdict.nat
-    if (!t || t.t !== 'DNAT' || !c.entry) return
+    if (t?.t !== 'DNAT' || !c.entry) return
     const ip = t.range.minIp === 0 ? c.v.dst : t.range.minIp
     const port = t.range.minPort
     this.ns.conntrack.setDnat(c.entry, ip, port)
@@ -432,7 +508,37 @@ export class Pipeline {
           ? { kind: 'drop', ns: this.ns.name, reason }
           : { kind: 'drop', ns: this.ns.name, reason, detail },
       )
-    return { kind: 'dropped', reason }
+    return this.cached(`d${reason}`, () => ({ kind: 'dropped', reason }))
+  }
+
+  private underlaid(nextHop: number): PacketOutcome {
+    let o = this.underlayOutcomes.get(nextHop)
+    if (o === undefined) {
+      o = Object.freeze({ kind: 'underlay', nextHop }) as PacketOutcome
+      // Bounded by the next hops in use (nodes and gateways); cleared if it ever grows past that.
+      if (this.underlayOutcomes.size >= 4096) this.underlayOutcomes.clear()
+      this.underlayOutcomes.set(nextHop, o)
+    }
+    return o
+  }
+
+  private forwarded(dev: string): PacketOutcome {
+    let o = this.fwdOutcomes.get(dev)
+    if (o === undefined) {
+      o = Object.freeze({ kind: 'forwarded', dev }) as PacketOutcome
+      this.fwdOutcomes.set(dev, o)
+    }
+    return o
+  }
+
+  /** Outcomes are immutable and few: one object per kind/device/reason, not one per packet. */
+  private cached(key: string, make: () => PacketOutcome): PacketOutcome {
+    let o = this.outcomes.get(key)
+    if (o === undefined) {
+      o = Object.freeze(make())
+      this.outcomes.set(key, o)
+    }
+    return o
   }
 
   private findKind(kind: string): Link | undefined {
@@ -451,41 +557,4 @@ export class Pipeline {
   }
 }
 
-function nfPacket(v: PacketView, iif: string, oif: string): NfPacket {
-  return {
-    src: v.src,
-    dst: v.dst,
-    proto: v.proto,
-    sport: v.sport,
-    dport: v.dport,
-    icmpType: v.icmpType,
-    icmpCode: v.icmpCode,
-    tcpFlags: v.tcpFlags,
-    len: v.totalLen,
-    iif,
-    oif,
-    mark: 0,
-    ctstate: CT_NEW,
-  }
-}
-
-/** Flow hash for ECMP (the kernel's L3+L4 multipath hash, fib_multipath_hash_policy=1). */
-export function flowHash(v: PacketView): number {
-  let h = tupleHashFlow(v.proto, v.src, v.dst, v.proto === 1 ? v.icmpId : v.sport, v.dport)
-  // fmix32: spread every input bit to the low bits the nexthop choice uses.
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
-  return (h ^ (h >>> 16)) >>> 0
-}
-
-function routeStep(ns: string, dev: string, via: number | undefined): PacketTraceStep {
-  return via === undefined
-    ? { kind: 'route', ns, decision: 'forward', dev }
-    : { kind: 'route', ns, decision: 'forward', dev, via }
-}
-
-function summary(v: PacketView): string {
-  const ports = v.proto === 6 || v.proto === 17 ? [`.${v.sport}`, `.${v.dport}`] : ['', '']
-  const p = v.proto === 6 ? 'tcp' : v.proto === 17 ? 'udp' : v.proto === 1 ? 'icmp' : `proto ${v.proto}`
-  return `${formatIPv4(v.src)}${ports[0]} > ${formatIPv4(v.dst)}${ports[1]} ${p}`
-}
+export { flowHash } from './pipeline-util.ts'

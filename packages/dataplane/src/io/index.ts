@@ -1,0 +1,1 @@
+export { type UdpEndpoint, UdpUnderlay, type UdpUnderlayOptions, type UdpUnderlayStats } from './udp-underlay.ts'
