@@ -1,9 +1,15 @@
-/** Runs real BIRD 2 on loopback with its own config, socket and pid file (test and bench helper). */
+/**
+ * Runs real BIRD 2 on loopback with its own config, socket and pid file (test and bench helper),
+ * and the speaker-side pieces the tests share: a listening speaker, `eventually`.
+ */
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import * as net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { silentLogger, systemClock } from '@calilab/kit'
+import type { Test } from 'tap'
+import { createSpeaker, type Speaker } from '../src/index.ts'
 
 export const BIRD = '/usr/sbin/bird'
 export const BIRDC = '/usr/sbin/birdc'
@@ -114,4 +120,22 @@ export async function eventually(fn: () => boolean, ms = 10_000, every = 50): Pr
     await new Promise((r) => setTimeout(r, every))
   }
   return fn()
+}
+
+/** A speaker listening on `host`, port 0, with no peers yet; stopped at the test's teardown. */
+export async function listeningSpeaker(
+  t: Test,
+  o: { routerId: string; asNumber: number; host: string },
+): Promise<{ speaker: Speaker; port: number }> {
+  const speaker = createSpeaker({
+    routerId: o.routerId,
+    asNumber: o.asNumber,
+    listen: { host: o.host, port: 0 },
+    clock: systemClock(),
+    log: silentLogger(),
+    peers: [],
+  })
+  t.teardown(() => speaker.stop())
+  const port = (await speaker.start())?.port ?? 0
+  return { speaker, port }
 }

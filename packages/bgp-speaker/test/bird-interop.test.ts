@@ -1,32 +1,23 @@
-import { silentLogger, systemClock } from '@calilab/kit'
 import t from 'tap'
-import { createSpeaker, formatPrefix } from '../src/index.ts'
-import { eventually, freePort, haveBird, startBird } from './bird-helper.ts'
-
-const log = silentLogger()
-const clock = systemClock()
+import { formatPrefix } from '../src/index.ts'
+import { eventually, freePort, haveBird, listeningSpeaker, startBird } from './bird-helper.ts'
 
 if (!haveBird()) {
   t.test('real BIRD interop', { skip: '/usr/sbin/bird not installed (apt-get install bird2)' }, async () => {})
 } else {
   t.test('real BIRD 2 peers with the speaker (iBGP, AS 64512)', async (t) => {
-    const sp = createSpeaker({
+    const { speaker: sp, port: spPort } = await listeningSpeaker(t, {
       routerId: '198.19.0.2',
       asNumber: 64512,
-      listen: { host: '127.0.4.2', port: 0 },
-      clock,
-      log,
-      peers: [],
+      host: '127.0.4.2',
     })
-    t.teardown(() => sp.stop())
-    const me = await sp.start()
     const birdPort = await freePort('127.0.4.1')
     const bird = await startBird({
       localAddr: '127.0.4.1',
       localPort: birdPort,
       localAs: 64512,
       peerAddr: '127.0.4.2',
-      peerPort: me?.port ?? 0,
+      peerPort: spPort,
       peerAs: 64512,
       routes: ['198.19.48.0/20', '198.19.64.0/24'],
     })
@@ -67,16 +58,11 @@ if (!haveBird()) {
   })
 
   t.test('wrong AS: BIRD answers NOTIFICATION 2/2 (Bad peer AS)', async (t) => {
-    const sp = createSpeaker({
+    const { speaker: sp, port: spPort } = await listeningSpeaker(t, {
       routerId: '198.19.0.3',
       asNumber: 64512,
-      listen: { host: '127.0.4.4', port: 0 },
-      clock,
-      log,
-      peers: [],
+      host: '127.0.4.4',
     })
-    t.teardown(() => sp.stop())
-    const me = await sp.start()
     const birdPort = await freePort('127.0.4.3')
     // BIRD expects AS 65001 on this neighbour; the speaker is AS 64512.
     const bird = await startBird({
@@ -84,7 +70,7 @@ if (!haveBird()) {
       localPort: birdPort,
       localAs: 64512,
       peerAddr: '127.0.4.4',
-      peerPort: me?.port ?? 0,
+      peerPort: spPort,
       peerAs: 65001,
       routes: [],
     })

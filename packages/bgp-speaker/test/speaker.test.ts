@@ -1,8 +1,6 @@
 import * as net from 'node:net'
-import { silentLogger, systemClock } from '@calilab/kit'
 import t, { type Test } from 'tap'
 import {
-  createSpeaker,
   decodeMessage,
   defaultCapabilities,
   encodeMessage,
@@ -11,44 +9,23 @@ import {
   openMessage,
   type Speaker,
 } from '../src/index.ts'
-
-const log = silentLogger()
-const clock = systemClock()
-
-async function eventually(fn: () => boolean, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (fn()) return true
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  return fn()
-}
+import { eventually, listeningSpeaker } from './bird-helper.ts'
 
 async function pair(t: Test, opts: { bAs?: number } = {}): Promise<[Speaker, Speaker]> {
-  const a = createSpeaker({
+  const { speaker: a, port: aPort } = await listeningSpeaker(t, {
     routerId: '198.19.0.1',
     asNumber: 64512,
-    listen: { host: '127.0.3.1', port: 0 },
-    clock,
-    log,
-    peers: [],
+    host: '127.0.3.1',
   })
-  const b = createSpeaker({
+  const { speaker: b, port: bPort } = await listeningSpeaker(t, {
     routerId: '198.19.0.2',
     asNumber: opts.bAs ?? 64512,
-    listen: { host: '127.0.3.2', port: 0 },
-    clock,
-    log,
-    peers: [],
+    host: '127.0.3.2',
   })
-  t.teardown(() => a.stop())
-  t.teardown(() => b.stop())
-  const la = await a.start()
-  const lb = await b.start()
   a.addPeer({
     name: 'b',
     address: '127.0.3.2',
-    port: lb?.port ?? 0,
+    port: bPort,
     asNumber: 64512,
     localAddress: '127.0.3.1',
     nextHopSelf: '198.19.0.1',
@@ -57,7 +34,7 @@ async function pair(t: Test, opts: { bAs?: number } = {}): Promise<[Speaker, Spe
   b.addPeer({
     name: 'a',
     address: '127.0.3.1',
-    port: la?.port ?? 0,
+    port: aPort,
     asNumber: 64512,
     localAddress: '127.0.3.2',
     nextHopSelf: '198.19.0.2',
@@ -144,16 +121,7 @@ async function rawPeer(port: number, bad: Uint8Array): Promise<[number, number] 
 }
 
 t.test('malformed input gets the right NOTIFICATION and never crashes the speaker', async (t) => {
-  const a = createSpeaker({
-    routerId: '198.19.0.1',
-    asNumber: 64512,
-    listen: { host: '127.0.3.1', port: 0 },
-    clock,
-    log,
-    peers: [],
-  })
-  t.teardown(() => a.stop())
-  const port = (await a.start())?.port ?? 0
+  const { speaker: a, port } = await listeningSpeaker(t, { routerId: '198.19.0.1', asNumber: 64512, host: '127.0.3.1' })
   a.addPeer({ name: 'raw', address: '127.0.3.9', port: 1, asNumber: 64512, passive: true, connectRetryTime: 1 })
   const hex = (s: string) => Uint8Array.from(s.replace(/\s+/g, '').match(/../g) ?? [], (x) => Number.parseInt(x, 16))
   const M = 'ffffffffffffffffffffffffffffffff'

@@ -1,6 +1,7 @@
 export { type Clock, FakeClock, systemClock, type Timer } from './clock.ts'
 export { type ConfigLayers, type ConfigValue, configEnvName, loadConfig } from './config.ts'
 export { CodedError, type CodedErrorData, errorMessage, isCodedError } from './errors.ts'
+export { canonicalJson } from './json.ts'
 export { Lifecycle, type Service } from './lifecycle.ts'
 export { createLogger, type Logger, type LoggerInit, silentLogger } from './logger.ts'
 export { Counter, createRegistry, Gauge, Histogram, Registry, Summary } from './metrics.ts'

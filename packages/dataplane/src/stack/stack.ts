@@ -8,7 +8,7 @@ import { parseIPv4 } from '@calilab/model'
 import {
   buildIcmpEcho,
   buildIcmpError,
-  buildTcp,
+  buildTcpResetFor,
   buildUdp,
   ICMP_DEST_UNREACH,
   ICMP_ECHO_REPLY,
@@ -165,20 +165,7 @@ export class Stack implements SocketApi {
     }
     // Closed port: RST (never in answer to a RST).
     if (!(v.tcpFlags & TCP_RST)) {
-      const hasAck = (v.tcpFlags & TCP_ACK) !== 0
-      const synFin = (v.tcpFlags & TCP_SYN ? 1 : 0) + (v.tcpFlags & 1 ? 1 : 0)
-      this.env.output(
-        buildTcp({
-          src: v.dst,
-          dst: v.src,
-          sport: v.dport,
-          dport: v.sport,
-          seq: hasAck ? v.ack : 0,
-          ack: hasAck ? 0 : (v.seq + v.payloadLen + synFin) >>> 0,
-          flags: hasAck ? TCP_RST : TCP_RST | TCP_ACK,
-          window: 0,
-        }),
-      )
+      this.env.output(buildTcpResetFor(v))
     }
     return false
   }

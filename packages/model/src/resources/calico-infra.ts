@@ -5,7 +5,7 @@
 
 import { cidrOverlaps, formatCidr, tryParseCidr } from '../net/cidr.ts'
 import { tryParseIPv4 } from '../net/ipv4.ts'
-import { cidr, cidrCheck, duration, ip, ipOrCidr, portName, selector } from './fields.ts'
+import { cidr, cidrCheck, duration, ip, ipOrCidr, portName, protocol, selector } from './fields.ts'
 import { type KindDef, specOf } from './kind.ts'
 import type { KubeObject, Typed } from './meta.ts'
 import {
@@ -191,7 +191,7 @@ const hepSpec = object(
     profiles: list(string()),
     ports: list(
       object(
-        { name: string(portName), port: int(1, 65535), protocol: enumOf('TCP', 'UDP', 'SCTP') },
+        { name: string(portName), port: int(1, 65535), protocol: protocol() },
         { required: ['name', 'port', 'protocol'] },
       ),
     ),

@@ -1,9 +1,19 @@
 /** core/v1 kinds: Namespace, Pod, Node, Service, Endpoints, ServiceAccount, ConfigMap. */
 
-import { dns1035Label, dns1123Label, ip, ipv4, portName, portNumber, qualifiedName } from './fields.ts'
+import {
+  defaultPortProtocols,
+  dns1035Label,
+  dns1123Label,
+  ip,
+  ipv4,
+  portName,
+  portNumber,
+  protocol,
+  qualifiedName,
+} from './fields.ts'
 import { immutable, jsonEqual, type KindDef, specOf } from './kind.ts'
 import type { KubeObject, Typed } from './meta.ts'
-import { defaultPodSpec, type PodSpec, type PodStatus, podSpecSchema } from './pod.ts'
+import { defaultPodSpec, type PodSpec, type PodStatus, type Protocol, podSpecSchema } from './pod.ts'
 import {
   bool,
   type Errs,
@@ -48,7 +58,7 @@ export type Node = Typed<NodeSpec, NodeStatus>
 
 export interface ServicePort {
   name?: string
-  protocol?: 'TCP' | 'UDP' | 'SCTP'
+  protocol?: Protocol
   appProtocol?: string
   port: number
   targetPort?: number | string
@@ -83,7 +93,7 @@ export interface EndpointAddress {
 export interface EndpointSubset {
   addresses?: EndpointAddress[]
   notReadyAddresses?: EndpointAddress[]
-  ports?: { name?: string; port: number; protocol?: 'TCP' | 'UDP' | 'SCTP'; appProtocol?: string }[]
+  ports?: { name?: string; port: number; protocol?: Protocol; appProtocol?: string }[]
 }
 export interface Endpoints extends KubeObject {
   subsets?: EndpointSubset[]
@@ -107,7 +117,7 @@ const NODE_PORT_MAX = 32767
 const servicePort = object(
   {
     name: string(dns1123Label),
-    protocol: enumOf('TCP', 'UDP', 'SCTP'),
+    protocol: protocol(),
     appProtocol: string(),
     port: int(1, 65535),
     targetPort: intOrString(portNumber, portName),
@@ -208,7 +218,7 @@ const endpointSubset = object({
   notReadyAddresses: list(endpointAddress),
   ports: list(
     object(
-      { name: string(), port: int(1, 65535), protocol: enumOf('TCP', 'UDP', 'SCTP'), appProtocol: string() },
+      { name: string(), port: int(1, 65535), protocol: protocol(), appProtocol: string() },
       { required: ['port'] },
     ),
   ),
@@ -253,9 +263,7 @@ function defaultEndpoints(o: KubeObject): KubeObject {
   return {
     ...o,
     subsets: o.subsets.map((ss) =>
-      isObject(ss) && Array.isArray(ss.ports)
-        ? { ...ss, ports: ss.ports.map((p) => (isObject(p) ? { ...p, protocol: p.protocol ?? 'TCP' } : p)) }
-        : ss,
+      isObject(ss) && Array.isArray(ss.ports) ? { ...ss, ports: defaultPortProtocols(ss.ports) } : ss,
     ),
   }
 }

@@ -2,7 +2,17 @@
 
 import { tryParseCidr } from '../net/cidr.ts'
 import { tryParseIPv4 } from '../net/ipv4.ts'
-import { enumOf, int, intOrString, object, openObject, type Schema, string, type ValueCheck } from './schema.ts'
+import {
+  enumOf,
+  int,
+  intOrString,
+  isObject,
+  object,
+  openObject,
+  type Schema,
+  string,
+  type ValueCheck,
+} from './schema.ts'
 import { selectorError } from './selector-check.ts'
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
@@ -120,6 +130,8 @@ export const selector = (): Schema =>
 export const quantity = (): Schema => intOrString(undefined, quantityCheck)
 export const duration = (): Schema => string(durationCheck)
 export const port = (): Schema => int(1, 65535)
+/** core/v1 Protocol of a container, service, endpoint or network-policy port. */
+export const protocol = (): Schema => enumOf('TCP', 'UDP', 'SCTP')
 export const enabledDisabled = (): Schema => enumOf('Enabled', 'Disabled')
 export const labelMap = (): Schema => openObject()
 
@@ -164,3 +176,8 @@ const lsReq = object(
   },
   { required: ['key', 'operator'] },
 )
+
+/** Each port's protocol defaults to TCP (SetDefaults_ContainerPort, _ServicePort, _EndpointPort, NetworkPolicyPort). */
+export function defaultPortProtocols(ports: unknown[]): unknown[] {
+  return ports.map((p) => (isObject(p) ? { ...p, protocol: p.protocol ?? 'TCP' } : p))
+}

@@ -2,13 +2,14 @@
 
 import { cidrContains, tryParseCidr } from '../net/cidr.ts'
 import type { LabelSelector } from './apps.ts'
-import { cidr, labelSelector, portName, portNumber } from './fields.ts'
+import { cidr, defaultPortProtocols, labelSelector, portName, portNumber, protocol } from './fields.ts'
 import { type KindDef, specOf } from './kind.ts'
 import type { KubeObject, Typed } from './meta.ts'
+import type { Protocol } from './pod.ts'
 import { type Errs, enumOf, int, intOrString, isObject, type Json, list, object } from './schema.ts'
 
 export interface NetworkPolicyPort {
-  protocol?: 'TCP' | 'UDP' | 'SCTP'
+  protocol?: Protocol
   port?: number | string
   endPort?: number
 }
@@ -27,7 +28,7 @@ export type K8sNetworkPolicy = Typed<K8sNetworkPolicySpec>
 
 const npPort = object(
   {
-    protocol: enumOf('TCP', 'UDP', 'SCTP'),
+    protocol: protocol(),
     port: intOrString(portNumber, portName),
     endPort: int(1, 65535),
   },
@@ -86,11 +87,7 @@ const spec = object({
 
 function defaultPorts(rules: unknown): unknown {
   if (!Array.isArray(rules)) return rules
-  return rules.map((r) =>
-    isObject(r) && Array.isArray(r.ports)
-      ? { ...r, ports: r.ports.map((p) => (isObject(p) ? { ...p, protocol: p.protocol ?? 'TCP' } : p)) }
-      : r,
-  )
+  return rules.map((r) => (isObject(r) && Array.isArray(r.ports) ? { ...r, ports: defaultPortProtocols(r.ports) } : r))
 }
 
 export const networkingKinds: Readonly<Record<string, KindDef>> = Object.freeze({

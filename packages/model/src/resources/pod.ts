@@ -1,11 +1,13 @@
 /** core/v1 PodSpec and PodTemplateSpec: types, schema, defaults (shared by Pod and workloads). */
 
 import {
+  defaultPortProtocols,
   dns1123Label,
   dns1123Subdomain,
   labelSelector,
   portName,
   portNumber,
+  protocol,
   qualifiedName,
   quantity,
 } from './fields.ts'
@@ -117,8 +119,6 @@ export interface PodTemplateSpec {
 }
 
 // ---- schema ---------------------------------------------------------------------------------
-
-const protocol = (): Schema => enumOf('TCP', 'UDP', 'SCTP')
 
 const containerPort = object(
   {
@@ -390,7 +390,7 @@ function defaultContainer(c: unknown): unknown {
   out.terminationMessagePolicy ??= 'File'
   out.imagePullPolicy ??= defaultPullPolicy(c.image)
   if (Array.isArray(c.ports)) {
-    out.ports = c.ports.map((p) => (isObject(p) ? { ...p, protocol: p.protocol ?? 'TCP' } : p))
+    out.ports = defaultPortProtocols(c.ports)
   }
   return out
 }

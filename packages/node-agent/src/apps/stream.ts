@@ -1,43 +1,27 @@
 /**
- * The small byte-stream interface apps and tools are written against. The kernel's TcpConn
- * (`@calilab/dataplane` kernel/api.ts) satisfies it, and so does the in-memory pipe in
+ * The socket surface apps and tools are written against: the kernel's own socket types
+ * (`@calilab/dataplane` kernel/api.ts), less what only the kernel knows (a connection's TCP
+ * state). The kernel's Netns satisfies `Sockets`, and so does the in-memory network in
  * `mem-net.ts`, so apps run unchanged on either.
  */
 
-import type { PingOptions, PingResult, SockAddr, SocketError } from '@calilab/dataplane'
+import type { SockAddr, SocketApi, TcpConn, TcpConnectOptions, TcpListener, UdpSocket } from '@calilab/dataplane'
 
-export interface ByteStream {
-  readonly local: SockAddr
-  readonly remote: SockAddr
-  write(data: Uint8Array | string): void
-  onData(cb: (data: Uint8Array) => void): void
-  onEnd(cb: () => void): void
-  onClose(cb: (err?: SocketError) => void): void
-  end(): void
-  destroy(): void
-}
-
-export interface StreamListener {
-  readonly port: number
-  close(): void
-}
-
-export interface DatagramSocket {
-  readonly port: number
-  send(dst: number | string, port: number, data: Uint8Array | string, src?: number): void
-  close(): void
-}
+/** A TCP connection as apps see it: the kernel's TcpConn without its TCP state. */
+export type ByteStream = Omit<TcpConn, 'state'>
+export type StreamListener = TcpListener
+export type DatagramSocket = UdpSocket
 
 /** The socket calls apps and tools make (a subset of the kernel's SocketApi). */
 export interface Sockets {
-  tcpConnect(o: { dst: number | string; port: number; timeoutMs?: number }): Promise<ByteStream>
+  tcpConnect(o: Pick<TcpConnectOptions, 'dst' | 'port' | 'timeoutMs'>): Promise<ByteStream>
   tcpListen(port: number, onConn: (c: ByteStream) => void, o?: { addr?: number }): StreamListener
   udpBind(
     port: number,
     onMsg: (data: Uint8Array, from: SockAddr, to: SockAddr) => void,
     o?: { addr?: number },
   ): DatagramSocket
-  ping?(dst: number | string, o?: PingOptions): Promise<PingResult>
+  ping?: SocketApi['ping']
 }
 
 export function ipToString(n: number): string {

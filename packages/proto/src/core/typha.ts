@@ -1,5 +1,16 @@
 import type { KubeObject } from '@calilab/model'
 import { ProtoError } from './errors.ts'
+import {
+  bad,
+  checkEnvelope,
+  isKubeObject,
+  isRecord,
+  isRevision,
+  parseErrorMessage,
+  parsePingPong,
+  unknownType,
+  versionError,
+} from './validate.ts'
 
 /**
  * The Typha sync protocol (Typha -> node agents), over TCP (optionally mutual TLS). Every message
@@ -154,28 +165,14 @@ export function isSyncerType(x: unknown): x is SyncerType {
 }
 
 // ---- validation -------------------------------------------------------------------------------
-function bad(message: string): ProtoError {
-  return new ProtoError({ code: 'PROTO_BAD_MESSAGE', message })
-}
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x)
-}
-function isRevision(x: unknown): x is number {
-  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
-}
-function isKubeObject(x: unknown): x is KubeObject {
-  return isRecord(x) && isRecord(x.metadata) && typeof x.kind === 'string' && typeof x.apiVersion === 'string'
-}
-function versionError(got: number, side: 'server' | 'client'): ProtoError {
-  return new ProtoError({
-    code: 'PROTO_VERSION',
-    message:
-      side === 'server'
-        ? `unsupported Typha protocol version ${got} (this Typha speaks ${TYPHA_PROTOCOL_VERSION})`
-        : `Typha speaks protocol version ${got}, this client ${TYPHA_PROTOCOL_VERSION}`,
+function typhaVersionError(got: number, side: 'server' | 'client'): ProtoError {
+  return versionError(
+    side === 'server'
+      ? `unsupported Typha protocol version ${got} (this Typha speaks ${TYPHA_PROTOCOL_VERSION})`
+      : `Typha speaks protocol version ${got}, this client ${TYPHA_PROTOCOL_VERSION}`,
     got,
-    supported: TYPHA_PROTOCOL_VERSION,
-  })
+    TYPHA_PROTOCOL_VERSION,
+  )
 }
 
 /** Check an array of updates; returns an error message or undefined. */
@@ -191,12 +188,13 @@ function checkUpdates(xs: unknown, what: string): string | undefined {
 }
 
 /** Validate a decoded client message (server side). PROTO_BAD_MESSAGE or PROTO_VERSION on error. */
-export function parseTyphaClientMessage(x: unknown): TyphaClientMessage | ProtoError {
-  if (!isRecord(x) || typeof x.type !== 'string') return bad('message must be an object with a string "type"')
+export function parseTyphaClientMessage(raw: unknown): TyphaClientMessage | ProtoError {
+  const x = checkEnvelope(raw)
+  if (x instanceof ProtoError) return x
   switch (x.type) {
     case 'hello': {
       if (typeof x.version !== 'number') return bad('hello.version must be a number')
-      if (x.version !== TYPHA_PROTOCOL_VERSION) return versionError(x.version, 'server')
+      if (x.version !== TYPHA_PROTOCOL_VERSION) return typhaVersionError(x.version, 'server')
       if (typeof x.nodeName !== 'string' || x.nodeName.length === 0 || x.nodeName.length > 253) {
         return bad('hello.nodeName must be a non-empty string of at most 253 characters')
       }
@@ -216,20 +214,20 @@ export function parseTyphaClientMessage(x: unknown): TyphaClientMessage | ProtoE
     }
     case 'ping':
     case 'pong':
-      if (typeof x.t !== 'number') return bad(`${x.type}.t must be a number`)
-      return { type: x.type, t: x.t }
+      return parsePingPong(x.type, x)
     default:
-      return bad(`unknown client message type ${JSON.stringify(x.type).slice(0, 64)}`)
+      return unknownType('client', x.type)
   }
 }
 
 /** Validate a decoded server message (client side). */
-export function parseTyphaServerMessage(x: unknown): TyphaServerMessage | ProtoError {
-  if (!isRecord(x) || typeof x.type !== 'string') return bad('message must be an object with a string "type"')
+export function parseTyphaServerMessage(raw: unknown): TyphaServerMessage | ProtoError {
+  const x = checkEnvelope(raw)
+  if (x instanceof ProtoError) return x
   switch (x.type) {
     case 'hello':
       if (typeof x.version !== 'number') return bad('hello.version must be a number')
-      if (x.version !== TYPHA_PROTOCOL_VERSION) return versionError(x.version, 'client')
+      if (x.version !== TYPHA_PROTOCOL_VERSION) return typhaVersionError(x.version, 'client')
       if (!isSyncerType(x.syncerType)) return bad('hello.syncerType must be a known syncer type')
       if (typeof x.serverId !== 'string') return bad('hello.serverId must be a string')
       return { type: 'hello', version: x.version, syncerType: x.syncerType, serverId: x.serverId, compression: 'none' }
@@ -249,14 +247,11 @@ export function parseTyphaServerMessage(x: unknown): TyphaServerMessage | ProtoE
       return { type: 'deltas', revision: x.revision, updates: x.updates as TyphaUpdate[] }
     }
     case 'error':
-      if (typeof x.code !== 'string' || typeof x.message !== 'string')
-        return bad('error must carry string code and message')
-      return { type: 'error', code: x.code, message: x.message }
+      return parseErrorMessage(x)
     case 'ping':
     case 'pong':
-      if (typeof x.t !== 'number') return bad(`${x.type}.t must be a number`)
-      return { type: x.type, t: x.t }
+      return parsePingPong(x.type, x)
     default:
-      return bad(`unknown server message type ${JSON.stringify(x.type).slice(0, 64)}`)
+      return unknownType('server', x.type)
   }
 }

@@ -1,5 +1,16 @@
 import type { KubeObject } from '@calilab/model'
 import { ProtoError } from './errors.ts'
+import {
+  bad,
+  checkEnvelope,
+  isKubeObject,
+  isRecord,
+  isRevision,
+  parseErrorMessage,
+  parsePingPong,
+  unknownType,
+  versionError,
+} from './validate.ts'
 
 /**
  * The API server's internal watch stream (apiserver -> Typha / node agents). One WebSocket per
@@ -90,40 +101,24 @@ export type WatchServerMessage =
 
 // ---- validation -------------------------------------------------------------------------------
 
-function bad(message: string, detail?: Record<string, unknown>): ProtoError {
-  return new ProtoError({ code: 'PROTO_BAD_MESSAGE', message, ...detail })
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x)
-}
-
-function isRevision(x: unknown): x is number {
-  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
-}
-
-function isKubeObject(x: unknown): x is KubeObject {
-  return isRecord(x) && isRecord(x.metadata) && typeof x.kind === 'string' && typeof x.apiVersion === 'string'
-}
-
 const EVENT_TYPES: ReadonlySet<string> = new Set(['ADDED', 'MODIFIED', 'DELETED'])
 
 /**
  * Validate a decoded client message. Returns the typed message, or a ProtoError with code
  * PROTO_BAD_MESSAGE (wrong shape) or PROTO_VERSION (a hello of another version).
  */
-export function parseWatchClientMessage(x: unknown): WatchClientMessage | ProtoError {
-  if (!isRecord(x) || typeof x.type !== 'string') return bad('message must be an object with a string "type"')
+export function parseWatchClientMessage(raw: unknown): WatchClientMessage | ProtoError {
+  const x = checkEnvelope(raw)
+  if (x instanceof ProtoError) return x
   switch (x.type) {
     case 'hello': {
       if (typeof x.version !== 'number') return bad('hello.version must be a number')
       if (x.version !== WATCH_STREAM_VERSION) {
-        return new ProtoError({
-          code: 'PROTO_VERSION',
-          message: `unsupported watch-stream version ${x.version} (this server speaks ${WATCH_STREAM_VERSION})`,
-          got: x.version,
-          supported: WATCH_STREAM_VERSION,
-        })
+        return versionError(
+          `unsupported watch-stream version ${x.version} (this server speaks ${WATCH_STREAM_VERSION})`,
+          x.version,
+          WATCH_STREAM_VERSION,
+        )
       }
       if (!isRevision(x.fromRevision)) return bad('hello.fromRevision must be a non-negative integer')
       const hello: ClientHello = { type: 'hello', version: x.version, fromRevision: x.fromRevision }
@@ -138,26 +133,25 @@ export function parseWatchClientMessage(x: unknown): WatchClientMessage | ProtoE
     }
     case 'ping':
     case 'pong':
-      if (typeof x.t !== 'number') return bad(`${x.type}.t must be a number`)
-      return { type: x.type, t: x.t }
+      return parsePingPong(x.type, x)
     default:
-      return bad(`unknown client message type ${JSON.stringify(x.type).slice(0, 64)}`)
+      return unknownType('client', x.type)
   }
 }
 
 /** Validate a decoded server message (used by clients). */
-export function parseWatchServerMessage(x: unknown): WatchServerMessage | ProtoError {
-  if (!isRecord(x) || typeof x.type !== 'string') return bad('message must be an object with a string "type"')
+export function parseWatchServerMessage(raw: unknown): WatchServerMessage | ProtoError {
+  const x = checkEnvelope(raw)
+  if (x instanceof ProtoError) return x
   switch (x.type) {
     case 'hello':
       if (typeof x.version !== 'number') return bad('hello.version must be a number')
       if (x.version !== WATCH_STREAM_VERSION) {
-        return new ProtoError({
-          code: 'PROTO_VERSION',
-          message: `server speaks watch-stream version ${x.version}, this client ${WATCH_STREAM_VERSION}`,
-          got: x.version,
-          supported: WATCH_STREAM_VERSION,
-        })
+        return versionError(
+          `server speaks watch-stream version ${x.version}, this client ${WATCH_STREAM_VERSION}`,
+          x.version,
+          WATCH_STREAM_VERSION,
+        )
       }
       if (!isRevision(x.revision)) return bad('hello.revision must be a non-negative integer')
       return { type: 'hello', version: x.version, revision: x.revision }
@@ -193,16 +187,12 @@ export function parseWatchServerMessage(x: unknown): WatchServerMessage | ProtoE
       if (typeof x.message !== 'string') return bad('gone.message must be a string')
       return { type: 'gone', message: x.message }
     case 'error':
-      if (typeof x.code !== 'string' || typeof x.message !== 'string') {
-        return bad('error must carry string code and message')
-      }
-      return { type: 'error', code: x.code, message: x.message }
+      return parseErrorMessage(x)
     case 'ping':
     case 'pong':
-      if (typeof x.t !== 'number') return bad(`${x.type}.t must be a number`)
-      return { type: x.type, t: x.t }
+      return parsePingPong(x.type, x)
     default:
-      return bad(`unknown server message type ${JSON.stringify(x.type).slice(0, 64)}`)
+      return unknownType('server', x.type)
   }
 }
 

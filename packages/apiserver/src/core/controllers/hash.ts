@@ -7,6 +7,8 @@
  * real cluster prints for the same manifest.
  */
 
+import { canonicalJson } from '@calilab/kit'
+
 const SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'
 
 export function fnv32a(bytes: Uint8Array, seed = 0x811c9dc5): number {
@@ -23,16 +25,6 @@ export function safeEncodeString(s: string): string {
   let out = ''
   for (let i = 0; i < s.length; i++) out += SAFE_ALPHABET[s.charCodeAt(i) % SAFE_ALPHABET.length]
   return out
-}
-
-export function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null'
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`
-  const o = v as Record<string, unknown>
-  const keys = Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`
 }
 
 export function computeHash(template: unknown, collisionCount?: number): string {

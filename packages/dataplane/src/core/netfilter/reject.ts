@@ -1,12 +1,11 @@
 /** The packet a REJECT target sends back (ICMP error or TCP RST), built from the rejected packet. */
 import {
   buildIcmpError,
-  buildTcp,
+  buildTcpResetFor,
   ICMP_DEST_UNREACH,
   IPPROTO_TCP,
   PacketView,
   parsePacket,
-  TCP_ACK,
   TCP_RST,
 } from '../packet/index.ts'
 import type { RejectWith } from './types.ts'
@@ -31,18 +30,7 @@ export function rejectResponse(original: Uint8Array, w: RejectWith, from?: numbe
   if (parsePacket(original, v) !== 'ok') return undefined
   if (w === 'tcp-reset') {
     if (v.proto !== IPPROTO_TCP || !v.hasL4 || v.tcpFlags & TCP_RST) return undefined
-    const hasAck = (v.tcpFlags & TCP_ACK) !== 0
-    const synFin = (v.tcpFlags & 0x02 ? 1 : 0) + (v.tcpFlags & 0x01 ? 1 : 0)
-    return buildTcp({
-      src: v.dst,
-      dst: v.src,
-      sport: v.dport,
-      dport: v.sport,
-      seq: hasAck ? v.ack : 0,
-      ack: hasAck ? 0 : (v.seq + v.payloadLen + synFin) >>> 0,
-      flags: hasAck ? TCP_RST : TCP_RST | TCP_ACK,
-      window: 0,
-    })
+    return buildTcpResetFor(v)
   }
   return buildIcmpError({ src: from ?? v.dst, dst: v.src, type: ICMP_DEST_UNREACH, code: CODES[w], original })
 }

@@ -16,9 +16,14 @@ import {
   IPPROTO_TCP,
   IPPROTO_UDP,
   IPV4_HEADER_LEN,
+  TCP_ACK,
+  TCP_FIN,
   TCP_HEADER_LEN,
+  TCP_RST,
+  TCP_SYN,
   UDP_HEADER_LEN,
 } from './constants.ts'
+import type { PacketView } from './view.ts'
 
 export interface IpFields {
   src: number
@@ -195,4 +200,24 @@ export function buildIcmpError(f: IcmpErrorFields): Uint8Array {
 export function buildTimeExceeded(src: number, original: Uint8Array): Uint8Array {
   const origSrc = ((original[12]! << 24) | (original[13]! << 16) | (original[14]! << 8) | original[15]!) >>> 0
   return buildIcmpError({ src, dst: origSrc, type: ICMP_TIME_EXCEEDED, code: 0, original })
+}
+
+/**
+ * The RST that answers the TCP segment in `v` (RFC 793 reset generation): to an ACK, seq = its
+ * ack; otherwise ACK of everything the segment occupied (payload, SYN, FIN). Never send one in
+ * answer to a RST.
+ */
+export function buildTcpResetFor(v: PacketView): Uint8Array {
+  const hasAck = (v.tcpFlags & TCP_ACK) !== 0
+  const synFin = (v.tcpFlags & TCP_SYN ? 1 : 0) + (v.tcpFlags & TCP_FIN ? 1 : 0)
+  return buildTcp({
+    src: v.dst,
+    dst: v.src,
+    sport: v.dport,
+    dport: v.sport,
+    seq: hasAck ? v.ack : 0,
+    ack: hasAck ? 0 : (v.seq + v.payloadLen + synFin) >>> 0,
+    flags: hasAck ? TCP_RST : TCP_RST | TCP_ACK,
+    window: 0,
+  })
 }

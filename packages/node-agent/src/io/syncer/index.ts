@@ -1,5 +1,5 @@
 export { connectDirect, type DirectClientInit } from './direct-client.ts'
-export { canonicalJson, SyncerView, syncerCacheHash } from './syncer-view.ts'
+export { SyncerView, syncerCacheHash } from './syncer-view.ts'
 export type { SyncerCallbacks, SyncerClient, SyncerStatus, SyncerUpdate } from './types.ts'
 export {
   connectTypha,

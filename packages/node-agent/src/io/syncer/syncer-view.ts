@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { canonicalJson } from '@calilab/kit'
 import type { KubeObject } from '@calilab/model'
 import type { SyncerUpdate } from './types.ts'
 
@@ -66,17 +67,6 @@ function sameObject(a: KubeObject, b: KubeObject): boolean {
   if (ra && rb && ra !== rb) return false
   if (ra && rb && a.metadata.uid === b.metadata.uid) return true
   return canonicalJson(a) === canonicalJson(b)
-}
-
-/** JSON with object keys sorted, so equal values hash equally whatever their key order. */
-export function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null'
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`
-  const o = v as Record<string, unknown>
-  const keys = Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`
 }
 
 /**
