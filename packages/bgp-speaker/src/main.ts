@@ -7,7 +7,10 @@
  *   --name host1 --ip 198.19.15.254 --endpoint 127.0.1.254 [--as 64512] [--port 1790]
  *   [--apiserver URL] [--peers [NAME=][NODEIP@]HOST:PORT,...] [--control-port 0]
  *   [--filter '198.19.48.0/20,198.19.32.0/20+,198.19.24.0/21+' | all] [--originate CIDR,...]
- *   [--subnet 198.19.0.0/20] [--connect-retry S] [--hold-time S] [--log-level L]
+ *   [--subnet 198.19.0.0/20] [--connect-retry S] [--hold-time S] [--log-level L] [--passive]
+ *
+ * `--passive`: never dial; wait for the peers to connect (host1 in the lab: nodes dial it once a
+ * BGPPeer names it).
  */
 import * as http from 'node:http'
 import { parseArgs } from 'node:util'
@@ -112,6 +115,7 @@ export async function runSpeaker(argv: readonly string[], deps: SpeakerDeps = {}
       'connect-retry': { type: 'string' },
       'hold-time': { type: 'string' },
       'log-level': { type: 'string' },
+      passive: { type: 'boolean' },
     },
     strict: true,
   })
@@ -197,6 +201,7 @@ export async function runSpeaker(argv: readonly string[], deps: SpeakerDeps = {}
       connectRetryTime: connectRetry,
       holdTime,
     }
+    if (values.passive === true) cfg.passive = true
     speaker.addPeer(cfg)
     configured.add(s.host)
   }

@@ -1,6 +1,6 @@
 import { createLogger, readyLine, systemClock, systemRng } from '@calilab/kit'
 import { ftpBanner } from './apps/apps.ts'
-import type { Sockets } from './apps/stream.ts'
+import { BGP_ANNOTATION, NodeBgp, parseBgpEndpoints } from './bgp/node-bgp.ts'
 import { UNDERLAY_ANNOTATION } from './dataplane/desired.ts'
 import { NodeDataplane } from './dataplane/driver.ts'
 import { type FelixAgent, type FelixSource, startFelix } from './felix/agent.ts'
@@ -14,14 +14,24 @@ import { startNode } from './kubelet/agent.ts'
 /**
  * `calilab run node --name N --ip IP --endpoint ADDR --role control|worker --calico installed|operator
  *   [--pod-block CIDR] [--apiserver URL] [--typha HOST:PORT,...] [--syncer typha|direct]
- *   [--underlay-port 4789] [--gateway 198.19.15.254] [--gateway-endpoint 127.0.1.254:4789]`
+ *   [--underlay-port 4789] [--gateway 198.19.15.254] [--gateway-endpoint 127.0.1.254:4789]
+ *   [--routing bgp|static] [--bgp-port 1790] [--bgp-endpoints 198.19.15.254=127.0.1.254:1790,...]`
  * The node's emulated kernel (dataplane/driver.ts) gets its underlay socket on
  * ENDPOINT:UNDERLAY-PORT (announced as the Node annotation `calilab.dev/underlay`) and a default
  * route via the gateway (host1), whose underlay endpoint is given here (it is no Node).
  * The Felix-like agent reads the datastore through Typha when Typha addresses are given (the
  * default whenever Typha runs), or straight from the API server's stream with `--syncer direct`.
+ * With `--routing bgp` (the default) the node runs its BGP speaker (bgp/node-bgp.ts) on
+ * ENDPOINT:BGP-PORT (announced as `calilab.dev/bgp`), fed by the BGP syncer: routes to other
+ * nodes' blocks are learned over BGP (`proto bird`); `--routing static` programs them from the
+ * IPAM blocks instead and runs no speaker. `--bgp-endpoints` names the real BGP endpoints of
+ * emulated peers that are no Node (host1).
  */
-export async function runNode(argv: string[]): Promise<{ close(): Promise<void>; dataplane: NodeDataplane }> {
+export async function runNode(argv: string[]): Promise<{
+  close(): Promise<void>
+  dataplane: NodeDataplane
+  bgp: NodeBgp | undefined
+}> {
   const flags = new Map<string, string>()
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? ''
@@ -59,7 +69,14 @@ export async function runNode(argv: string[]): Promise<{ close(): Promise<void>;
     throw new Error(`--underlay-port: must be 0-65535, got "${flags.get('underlay-port')}"`)
   const gatewayIp = flags.get('gateway')
   const gwEp = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(flags.get('gateway-endpoint') ?? '')
+  const routing = flags.get('routing') ?? 'bgp'
+  if (routing !== 'bgp' && routing !== 'static') throw new Error(`--routing: must be bgp or static, got "${routing}"`)
+  const bgpPort = Number(flags.get('bgp-port') ?? 1790)
+  if (!Number.isInteger(bgpPort) || bgpPort < 0 || bgpPort > 65535)
+    throw new Error(`--bgp-port: must be 0-65535, got "${flags.get('bgp-port')}"`)
+  const bgpEndpoints = parseBgpEndpoints(flags.get('bgp-endpoints') ?? '')
   const dp = new NodeDataplane({
+    routing,
     nodeName,
     nodeIp: need('ip'),
     clock,
@@ -73,6 +90,22 @@ export async function runNode(argv: string[]): Promise<{ close(): Promise<void>;
       : {}),
   })
   await dp.start()
+  // The BGP speaker (calico-node's BIRD): learned routes go into the node's kernel.
+  const bgp =
+    routing === 'bgp'
+      ? new NodeBgp({
+          nodeName,
+          nodeIp: need('ip'),
+          endpoint: need('endpoint'),
+          port: bgpPort,
+          defaultPeerPort: bgpPort === 0 ? 1790 : bgpPort,
+          staticEndpoints: bgpEndpoints,
+          netns: dp.host.root,
+          clock,
+          log,
+        })
+      : undefined
+  await bgp?.start()
   // Felix's policy side programs the node's root netns; kube-proxy's chains there are left alone.
   const policy = startPolicyManager({ nodeName, netns: dp.host.root, log, clock })
   const felix: FelixAgent = startFelix({
@@ -89,14 +122,20 @@ export async function runNode(argv: string[]): Promise<{ close(): Promise<void>;
   })
   // The node's own FTP server on port 21 (the lab's host-endpoint target, vsftpd on the VMs).
   const ftp = ftpBanner({
-    net: dp.host.root as unknown as Sockets,
+    net: dp.host.root,
     clock,
     log: () => {},
     namespace: '',
     podName: nodeName,
   })
   // IPAM blocks are not in Felix's syncer (Felix reads routes from BIRD); the BGP syncer has them.
-  const callbacks = { onUpdates: (u: Parameters<typeof dp.onUpdates>[0]) => dp.onUpdates(u), onInSync: () => {} }
+  const callbacks = {
+    onUpdates: (u: Parameters<typeof dp.onUpdates>[0]) => {
+      dp.onUpdates(u)
+      bgp?.onUpdates(u)
+    },
+    onInSync: () => {},
+  }
   const bgpLog = log.child({ component: 'dataplane.syncer' })
   const bgpSyncer: SyncerClient =
     source.kind === 'typha'
@@ -114,12 +153,17 @@ export async function runNode(argv: string[]): Promise<{ close(): Promise<void>;
     statusRoutes: {
       '/felix/status': () => felix.status(),
       '/dataplane/status': () => dp.status(),
+      ...(bgp ? { '/bgp/status': () => bgp.status() } : {}),
       ...felixHttpRoutes({ host: dp.host, policy }),
     },
     services: () => dp.serviceList(),
     podNetwork: dp,
     execNetns: dp.execNetns,
-    ...(dp.underlayAddress ? { annotations: { [UNDERLAY_ANNOTATION]: dp.underlayAddress } } : {}),
+    annotations: {
+      ...(dp.underlayAddress ? { [UNDERLAY_ANNOTATION]: dp.underlayAddress } : {}),
+      ...(bgp?.address ? { [BGP_ANNOTATION]: bgp.address } : {}),
+    },
+    ...(bgp ? { hostTools: bgp.tools() } : {}),
     apiServer,
     nodeName,
     nodeIP: need('ip'),
@@ -136,12 +180,14 @@ export async function runNode(argv: string[]): Promise<{ close(): Promise<void>;
   return {
     ...node,
     dataplane: dp,
+    bgp,
     async close() {
       felix.close()
       bgpSyncer.close()
       ftp.stop()
       policy.close()
       await node.close()
+      await bgp?.close()
       await dp.close()
     },
   }

@@ -289,10 +289,10 @@ Examples:
   const node = c.command('node').description('node commands')
   node
     .command('status')
-    .description('BGP peer status of this node (not available yet)')
+    .description('BGP peer status of a node (runs on the node: calilab ssh NODE -- calicoctl node status)')
     .action(() => {
       err(
-        'calicoctl node status is not available yet here (it comes with the BGP speaker); run it on a node later with: calilab ssh NODE -- calicoctl node status',
+        'calicoctl node status reads the BGP speaker of the node it runs on; run it there: calilab ssh NODE -- calicoctl node status',
       )
       process.exitCode = 1
     })

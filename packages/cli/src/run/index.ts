@@ -225,6 +225,14 @@ Each process prints one line CALILAB_READY {...} on stdout when it is serving.`,
     .option('--underlay-port <port>', 'underlay UDP port on the endpoint (0 = ephemeral)', portArg)
     .option('--gateway <ip>', 'default gateway on eth0 (the external router, host1)', ipArg)
     .option('--gateway-endpoint <host:port>', "the gateway's real underlay endpoint")
+    .addOption(
+      new Option(
+        '--routing <mode>',
+        'routes to other nodes: learned over BGP (bgp) or static from IPAM blocks',
+      ).choices(['bgp', 'static']),
+    )
+    .option('--bgp-port <port>', "the node's BGP port on the endpoint (0 = ephemeral; default 1790)", portArg)
+    .option('--bgp-endpoints <list>', 'real BGP endpoints of peers that are no node, IP=HOST:PORT[,...] (host1)')
   node.action(async () => {
     await handler({ component: 'node', options: node.opts(), forward: forwardOf(node) })
   })
@@ -246,6 +254,7 @@ Each process prints one line CALILAB_READY {...} on stdout when it is serving.`,
     .option('--connect-retry <s>', 'BGP connect retry time in seconds')
     .option('--hold-time <s>', 'BGP hold time in seconds (default 240)')
     .option('--log-level <level>', 'pino log level')
+    .option('--passive', 'never dial peers; wait for them to connect')
     .option('--kernel', 'also run an emulated kernel for this host (underlay, routes in ip route, the internet, ssh)')
     .option('--underlay-port <port>', 'with --kernel: underlay UDP port on the endpoint', portArg)
     .option('--exec-port <port>', 'with --kernel: port of the exec endpoint (calilab ssh)', portArg)

@@ -70,6 +70,12 @@ export function dependentSpecs(t: Topology, paths: HomePaths, calico: 'installed
   // Nodes route what leaves the cluster to the first external router (host1) over the underlay.
   const gw = t.hosts.find((h) => h.role === 'router')
   const underlayPort = String(t.ports.underlay)
+  const bgpPort = String(t.ports.bgp)
+  // Nodes dial external routers (host1) once a BGPPeer names their IP; routers wait for them.
+  const routers = t.hosts.filter((h) => h.role === 'router')
+  const nodes = t.hosts.filter((h) => h.role !== 'router')
+  const bgpEndpoints = routers.map((r) => `${r.nodeIP}=${r.endpoint}:${bgpPort}`).join(',')
+  const nodePeers = nodes.map((n) => `${n.name}=${n.nodeIP}@${n.endpoint}:${bgpPort}`).join(',')
   for (const h of t.hosts) {
     if (h.role === 'router') {
       specs.push({
@@ -88,6 +94,7 @@ export function dependentSpecs(t: Topology, paths: HomePaths, calico: 'installed
           String(t.ports.bgp),
           '--apiserver',
           ctx.api,
+          ...(nodePeers ? ['--peers', nodePeers, '--passive'] : []),
           '--kernel',
           '--underlay-port',
           underlayPort,
@@ -117,6 +124,9 @@ export function dependentSpecs(t: Topology, paths: HomePaths, calico: 'installed
         ...(ctx.typha.length ? ['--typha', ctx.typha.join(',')] : []),
         '--underlay-port',
         underlayPort,
+        '--bgp-port',
+        bgpPort,
+        ...(bgpEndpoints ? ['--bgp-endpoints', bgpEndpoints] : []),
         ...(gw ? ['--gateway', gw.nodeIP, '--gateway-endpoint', `${gw.endpoint}:${underlayPort}`] : []),
       ],
       logFile: path.join(paths.logs, logFileName('node', h.name)),

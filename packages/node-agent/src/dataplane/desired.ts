@@ -174,6 +174,11 @@ export interface DesiredInit {
   nodePrefix: number
   /** Protocol of routes to other nodes' blocks: 'static' until BGP programs them. */
   remoteProto?: 'static' | 'bird'
+  /**
+   * 'bgp': routes to other nodes' blocks and borrowed /32s (plain and IPIP) come from the node's
+   * BGP speaker (`proto bird`), so only VXLAN routes (Felix's own) are computed here. Default 'static'.
+   */
+  routing?: 'static' | 'bgp'
 }
 
 /** The whole desired state for `nodeName`. */
@@ -194,10 +199,18 @@ export function desiredNet(view: NetView, init: DesiredInit): DesiredNet {
   const needIpip = pools.some((p) => !p.info.disabled && p.info.ipipMode !== 'Never')
   const needVxlan = pools.some((p) => !p.info.disabled && p.info.vxlanMode !== 'Never')
 
-  const routeTo = (dst: number, prefix: number, owner: NodeAddr, pool: PoolInfo | undefined): DesiredRoute => {
+  const viaBgp = init.routing === 'bgp'
+  const routeTo = (
+    dst: number,
+    prefix: number,
+    owner: NodeAddr,
+    pool: PoolInfo | undefined,
+  ): DesiredRoute | undefined => {
     const same = contains(mySubnet, owner.ip)
     const key = `${fmt(dst)}/${prefix}`
-    if (pool && encapFor(pool.vxlanMode as Mode, same)) {
+    const vxlan = pool !== undefined && encapFor(pool.vxlanMode as Mode, same)
+    if (viaBgp && !vxlan) return undefined
+    if (pool && vxlan) {
       const vtep = owner.vxlanTunnelAddr ?? owner.ip
       vxlanPeers.set(vtep, owner.ip)
       return {
@@ -263,7 +276,8 @@ export function desiredNet(view: NetView, init: DesiredInit): DesiredNet {
       }
     } else if (owner !== undefined) {
       const o = nodes.get(owner)
-      if (o) routes.set(key, routeTo(net.network, net.prefix, o, pool))
+      const r = o ? routeTo(net.network, net.prefix, o, pool) : undefined
+      if (r) routes.set(key, r)
     }
     // Borrowed addresses: a /32 toward the node that holds each one (not the block's owner).
     const allocs = spec.allocations ?? []
@@ -275,7 +289,8 @@ export function desiredNet(view: NetView, init: DesiredInit): DesiredNet {
       const h = nodes.get(holder)
       if (!h) continue
       const ip = (net.network + i) >>> 0
-      routes.set(`${fmt(ip)}/32`, routeTo(ip, 32, h, pool))
+      const r = routeTo(ip, 32, h, pool)
+      if (r) routes.set(`${fmt(ip)}/32`, r)
     }
   }
 

@@ -65,6 +65,11 @@ export interface NodeDataplaneInit {
   clusterCIDR?: string
   /** Protocol of routes to other nodes' blocks (default 'static'; 'bird' once BGP programs them). */
   remoteProto?: 'static' | 'bird'
+  /**
+   * Who programs routes to other nodes' blocks: 'static' (this driver, default) or 'bgp' (the
+   * node's BGP speaker, `proto bird`; this driver then keeps only VXLAN routes and blackholes).
+   */
+  routing?: 'static' | 'bgp'
   /** Program kube-proxy's rules (default true). */
   kubeProxy?: boolean
 }
@@ -232,6 +237,7 @@ export class NodeDataplane implements PodNetwork {
       nodeIp,
       nodePrefix: this.init.nodePrefix ?? 20,
       ...(this.init.remoteProto ? { remoteProto: this.init.remoteProto } : {}),
+      ...(this.init.routing ? { routing: this.init.routing } : {}),
     })
     this.last = d
     try {
@@ -280,7 +286,7 @@ export class NodeDataplane implements PodNetwork {
     const routes = this.host.root.routes
     for (const [k, r] of this.programmed) {
       if (d.routes.has(k) && sameRoute(d.routes.get(k) as DesiredRoute, r)) continue
-      routes.del({ dst: r.dst, prefix: r.prefix })
+      routes.del({ dst: r.dst, prefix: r.prefix, proto: r.proto, type: r.type })
       this.programmed.delete(k)
     }
     for (const [k, r] of d.routes) {

@@ -4,11 +4,10 @@ import type { Netns } from '@calilab/dataplane'
 import type { Clock, Logger, Timer } from '@calilab/kit'
 import type { KubeObject } from '@calilab/model'
 import { createKubeClient, type KubeClient, type KubeWatch } from '@calilab/proto'
-import type { Sockets } from '../apps/stream.ts'
 import type { PodNetwork } from '../dataplane/pod-network.ts'
 import { attachExecServer } from '../exec/server.ts'
 import { IpamShell } from '../ipam/shell.ts'
-import { hostResolvConf, podResolvConf } from '../tools/types.ts'
+import { hostResolvConf, podResolvConf, type Tool } from '../tools/types.ts'
 import { AppsRunner } from './apps-runner.ts'
 import {
   creatingPodStatus,
@@ -47,6 +46,8 @@ export interface NodeInit {
   podNetwork?: PodNetwork
   /** Extra annotations on the Node object (`calilab.dev/underlay`). */
   annotations?: Record<string, string>
+  /** Commands the node has beyond the common tools (`birdc`, `calicoctl`), for `ssh` and hostNetwork pods. */
+  hostTools?: Readonly<Record<string, Tool>>
   /** Services for the emulated kube-dns (apps run only where the pod network is set up). */
   services?: () => readonly { name: string; namespace: string; clusterIP: string }[]
 }
@@ -76,7 +77,7 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
   const id: NodeIdentity = { nodeName: init.nodeName, nodeIP: init.nodeIP, endpoint: init.endpoint, role: init.role }
   const logs = new ContainerLogs()
   const apps = new AppsRunner({
-    podNetns: (namespace, pod) => init.execNetns?.({ namespace, pod }) as unknown as Sockets | undefined,
+    podNetns: (namespace, pod) => init.execNetns?.({ namespace, pod }),
     logs,
     clock: init.clock,
     log: init.log.child({ component: 'runtime', node: init.nodeName }),
@@ -151,6 +152,7 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
         netns: init.execNetns?.('host'),
         files: { '/etc/resolv.conf': hostResolvConf(), '/etc/hostname': `${init.nodeName}\n` },
         clock,
+        ...(init.hostTools ? { tools: init.hostTools } : {}),
       },
     }),
     pod: (namespace, name, container) => {
@@ -170,6 +172,7 @@ export async function startNode(init: NodeInit): Promise<RunningNode> {
             '/etc/hostname': `${hostNet ? init.nodeName : name}\n`,
           },
           clock,
+          ...(hostNet && init.hostTools ? { tools: init.hostTools } : {}),
         },
       }
     },

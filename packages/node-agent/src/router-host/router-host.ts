@@ -17,6 +17,7 @@ import { createHost, type Host, type Netns, type RouteSpec } from '@calilab/data
 import { type Clock, createLogger, type Logger, type Rng, readyLine, systemClock, systemRng } from '@calilab/kit'
 import { type KubeObject, tryParseCidr, tryParseIPv4 } from '@calilab/model'
 import { createKubeClient } from '@calilab/proto'
+import { birdcTool } from '../bgp/node-bgp.ts'
 import { UNDERLAY_ANNOTATION } from '../dataplane/desired.ts'
 import { UdpUnderlay } from '../dataplane/underlay.ts'
 import { attachExecServer } from '../exec/server.ts'
@@ -143,6 +144,7 @@ export async function startRouterHost(init: RouterHostInit): Promise<RunningRout
         netns: host.root,
         files: { '/etc/resolv.conf': 'nameserver 8.8.8.8\n', '/etc/hostname': `${init.name}\n` },
         clock,
+        ...(speaker ? { tools: { birdc: birdcTool((cmd) => (speaker as RunningSpeaker).birdc(cmd)) } } : {}),
       },
     }),
     pod: () => ({ ok: false, status: 404, message: `${init.name} runs no pods` }),

@@ -6,7 +6,7 @@ import { resolveHost } from './resolver.ts'
 import { sleep, type Tool, type ToolEnv, type ToolIo } from './types.ts'
 
 export function sockets(env: ToolEnv): Sockets | undefined {
-  return env.netns as unknown as Sockets | undefined
+  return env.netns
 }
 
 export const curl: Tool = async (argv, env, io) => {

@@ -84,7 +84,7 @@ export async function runCommand(argv: readonly string[], env: ToolEnv, io: Tool
   }
   if (name === 'exit') throw new ShellExit(args[1] === undefined ? Number(env.vars?.['?'] ?? 0) : Number(args[1]) & 255)
   if (name === 'cd' || name === 'export' || name === 'clear' || name === 'set') return 0
-  const tool = TOOLS[name]
+  const tool = (env.tools && Object.hasOwn(env.tools, name) ? env.tools[name] : undefined) ?? TOOLS[name]
   if (!tool) {
     io.stderr(`bash: ${prog}: command not found\n`)
     return 127

@@ -26,6 +26,8 @@ export interface ToolEnv {
   clock: Clock
   /** Shell variables (`HOSTNAME`, `?`). */
   vars?: Record<string, string>
+  /** Commands this host has beyond the common ones (`birdc`, `calicoctl` on a node); they win over TOOLS. */
+  tools?: Readonly<Record<string, Tool>>
 }
 
 export type Tool = (argv: readonly string[], env: ToolEnv, io: ToolIo) => Promise<number>
