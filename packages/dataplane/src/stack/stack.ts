@@ -210,18 +210,29 @@ export class Stack implements SocketApi {
     const errors: { seq: number; from: number; type: number; code: number }[] = []
     let transmitted = 0
     return new Promise<PingResult>((resolve) => {
+      let finished = false
+      let lastWait: { cancel(): void } | undefined
       const done = () => {
+        if (finished) return
+        finished = true
+        lastWait?.cancel()
         this.pings.delete(id)
         resolve({ dst: d, transmitted, received: replies.length, replies, errors })
       }
+      // Like ping -c N: once the last probe is answered there is nothing left to wait for.
+      const answeredAll = () => transmitted === count && replies.length + errors.length >= count
       this.pings.set(id, {
         dst: d,
         onReply: (v, now) => {
           const t = sentAt.get(v.icmpSeq)
           if (t === undefined || replies.some((r) => r.seq === v.icmpSeq)) return
           replies.push({ seq: v.icmpSeq, from: v.src, ttl: v.ttl, rttMs: now - t, bytes: v.l4len })
+          if (answeredAll()) done()
         },
-        onError: (seq, from, type, code) => errors.push({ seq, from, type, code }),
+        onError: (seq, from, type, code) => {
+          errors.push({ seq, from, type, code })
+          if (answeredAll()) done()
+        },
       })
       const send = (seq: number) => {
         transmitted++
@@ -239,7 +250,7 @@ export class Stack implements SocketApi {
           this.env.output(buildIcmpEcho(f))
         }
         if (seq < count) clock.setTimeout(() => send(seq + 1), interval)
-        else clock.setTimeout(done, wait)
+        else lastWait = clock.setTimeout(done, wait)
       }
       send(1)
     })
