@@ -325,7 +325,10 @@ export class NodeDataplane implements PodNetwork {
       .ordered()
       .map((c) => c.name)
       .filter((n) => /^KUBE-(SVC|SEP|XLB|FW|EXT)-/.test(n) && !declared.has(n))
-    iptablesRestore(nf, rules.restore, { noflush: true })
+    // No bridge in the emulation: `-m physdev ! --physdev-is-in` (external-IP rules) is always
+    // true here, and the netfilter emulation has no physdev match, so it is left out of the load.
+    const restore = rules.restore.replace(/ -m physdev ! --physdev-is-in/g, '')
+    iptablesRestore(nf, restore, { noflush: true })
     for (const c of stale) nf.flush('nat', c)
     for (const c of stale) nf.deleteChain('nat', c)
     for (const j of rules.jumps) {
