@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   dataplane: async () => (await import('./dataplane.ts')).benchDataplane(),
   typha: async () => (await import('./typha.ts')).benchTypha(),
   bgp: async () => (await import('./bgp.ts')).benchBgp(),
+  policy: async () => (await import('./policy.ts')).benchPolicy(),
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))

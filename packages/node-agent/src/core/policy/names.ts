@@ -46,7 +46,20 @@ export function namedPortSetId(selector: string, protocol: string, name: string)
  * Felix's rule hashes: seeded with SHA-224(chain name); each rule's hash is SHA-224(previous hash ‖
  * `-A <chain> <rule>`), base64url, first 16 characters. Returned in rule order.
  */
-export function ruleHashes(chain: string, rules: readonly string[]): string[] {
+export function ruleHashes(chain: string, rules: readonly string[]): readonly string[] {
+  // A chain rendered again with the same rules (every apply re-renders the node) hashes once.
+  const hit = hashCache.get(chain)
+  if (hit && hit.rules.length === rules.length && hit.rules.every((r, i) => r === rules[i])) return hit.hashes
+  const hashes = computeRuleHashes(chain, rules)
+  if (hashCache.size >= HASH_CACHE_MAX) hashCache.delete(hashCache.keys().next().value as string)
+  hashCache.set(chain, { rules: [...rules], hashes })
+  return hashes
+}
+
+const HASH_CACHE_MAX = 100_000
+const hashCache = new Map<string, { rules: readonly string[]; hashes: string[] }>()
+
+function computeRuleHashes(chain: string, rules: readonly string[]): string[] {
   let hash = createHash('sha224').update(chain).digest()
   const out: string[] = []
   for (const r of rules) {

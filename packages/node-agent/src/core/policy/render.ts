@@ -234,16 +234,22 @@ export function renderNode(
   }
 
   // Workload endpoints.
+  // Workload chains see only normal (tracked, post-DNAT) policies: compile their selectors once and
+  // evaluate each once per endpoint (both directions filter the same matches).
+  const normalPolicies = sorted.filter((p) => !p.preDNAT && !p.doNotTrack)
+  const normalSels = normalPolicies.map((p) => sel(p.selector))
   for (const ep of weps) {
     const labels = effectiveLabels(ep.labels, ep.profileIds, profiles)
-    const matches = (p: FelixPolicy) => !p.preDNAT && !p.doNotTrack && sel(p.selector).evaluate(labels)
+    const matched: FelixPolicy[] = []
+    for (let i = 0; i < normalPolicies.length; i++)
+      if (normalSels[i]!.evaluate(labels)) matched.push(normalPolicies[i]!)
     const inT = note(
       filterPolicies,
-      tiersOf(sorted, (p) => p.ingress && matches(p)),
+      tiersOf(matched, (p) => p.ingress),
     )
     const outT = note(
       filterPolicies,
-      tiersOf(sorted, (p) => p.egress && matches(p)),
+      tiersOf(matched, (p) => p.egress),
     )
     for (const id of ep.profileIds) activeProfiles.add(id)
     b.chain(
