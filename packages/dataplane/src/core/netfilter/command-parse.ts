@@ -77,7 +77,18 @@ export function parseIptablesArgs(argv: readonly string[]): IptablesCommand {
   }
   let op: IptablesOp | undefined
   const rest: string[] = []
-  for (let i = 0; i < argv.length; i++) {
+  // Defined once, outside the loop: this runs for every rule of an iptables-restore.
+  let i = 0
+  const next = () => argv[i + 1]
+  const positional = () => {
+    const v = next()
+    if (v !== undefined && !v.startsWith('-')) {
+      i++
+      return v
+    }
+    return undefined
+  }
+  for (; i < argv.length; i++) {
     let a = argv[i]!
     // Combined short flags such as -nvL or -vnL.
     if (/^-[a-zA-Z]{2,}$/.test(a) && !a.startsWith('--')) {
@@ -85,15 +96,6 @@ export function parseIptablesArgs(argv: readonly string[]): IptablesCommand {
       const expanded = letters.map((c) => `-${c}`)
       argv = [...argv.slice(0, i), ...expanded, ...argv.slice(i + 1)]
       a = argv[i]!
-    }
-    const next = () => argv[i + 1]
-    const positional = () => {
-      const v = next()
-      if (v !== undefined && !v.startsWith('-')) {
-        i++
-        return v
-      }
-      return undefined
     }
     if (a in COMMANDS) {
       const o = COMMANDS[a]!
