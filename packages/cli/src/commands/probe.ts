@@ -5,6 +5,8 @@
  * upstream Kubernetes network-policy tests, with the cells that differ from an expected table
  * marked `!`. The matrix comes from flags or a YAML file:
  *
+ * FROM/TO are pods (`NAME` in the namespace, or `NS/NAME`), `deploy/NAME`, nodes or IPs.
+ *
  * ```yaml
  * namespace: yaobank
  * from: [customer, summary, database]
@@ -24,6 +26,8 @@ import { parse as parseYaml } from 'yaml'
 import { CliError, out } from '../io.ts'
 import { type ConnectOpts, connect, serverErrorLine } from '../kubectl/client.ts'
 import { agentGet, type Endpoint, kubeletEndpoint, resolveEndpoint } from './trace.ts'
+
+const IPV4_REF = /^\d+\.\d+\.\d+\.\d+$/
 
 /** `PORT/PROTO` in upper case (`2379/TCP`), or `ICMP`. */
 export function normalizePort(s: string): string {
@@ -189,10 +193,22 @@ export async function probeCommand(o: ProbeCliOpts): Promise<number> {
   const { client, namespace } = connect(o)
   try {
     const ns = o.namespace ?? file?.namespace ?? namespace
+    // All refs at once (a 9x9 matrix is 9 lookups, not 18 in a row).
+    const cache = new Map<string, Promise<Endpoint>>()
+    const one = (r: string) => {
+      let p = cache.get(r)
+      if (!p) {
+        // `NS/POD` names a pod in another namespace (the matrix may span several).
+        const q = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/(.+)$/.exec(r)
+        const scoped = q && !/^(deploy|deployment|deployments|pod|pods|po)$/.test(q[1]!) && !IPV4_REF.test(r)
+        p = resolveEndpoint(client, scoped ? q[1]! : ns, scoped ? q[3]! : r)
+        cache.set(r, p)
+      }
+      return p
+    }
     const resolve = async (refs: string[]) => {
-      const m = new Map<string, Endpoint>()
-      for (const r of refs) m.set(r, await resolveEndpoint(client, ns, r))
-      return m
+      const eps = await Promise.all(refs.map(one))
+      return new Map(refs.map((r, i) => [r, eps[i]!]))
     }
     let src: Map<string, Endpoint>
     let dst: Map<string, Endpoint>
