@@ -108,4 +108,10 @@ t.test('yaobank through NodePort 30180 from host1; routes and veths as the lab s
   ])
   t.equal(keys.code, 0, `curl database from customer: ${keys.stderr}`)
   t.match(keys.stdout, /"value":"2389\.45"/)
+
+  // Lab step 7.6: calicoctl ipam show, computed from the IPAM records the pods' addresses came from.
+  const ipam = await c.cli(['calicoctl', 'ipam', 'show', '--show-blocks'])
+  t.equal(ipam.code, 0, `calicoctl ipam show: ${ipam.stderr}`)
+  t.match(ipam.stdout, /\| IP Pool\s+\| 198\.19\.16\.0\/21\s+\|\s+2048 \| \d+ \(\d+%\)/)
+  t.match(ipam.stdout, /\| Block\s+\| 198\.19\.\d+\.\d+\/26/)
 })

@@ -1,4 +1,5 @@
 import type { KubeObject } from '@calilab/model'
+import { type IpamShowOptions, ipamShow, ipamStateFromResources, poolFromResource } from '@calilab/node-agent'
 import { type Command, Option } from 'commander'
 import { stringify } from 'yaml'
 import { CliError, err, out } from '../io.ts'
@@ -299,10 +300,34 @@ Examples:
   const ipam = c.command('ipam').description('IPAM commands')
   ipam
     .command('show')
-    .description('IP usage per pool (not available yet)')
-    .action(() => {
-      err('calicoctl ipam show is not available yet (it comes with the IPAM issue)')
-      process.exitCode = 1
-    })
+    .description('IP usage per pool (and per block, borrowed IPs, one IP, or the IPAM configuration)')
+    .option('--show-blocks', 'a row per allocated block after its pool')
+    .option('--show-borrowed', "IPs used outside their block's host")
+    .option('--show-configuration', 'StrictAffinity and AutoAllocateBlocks')
+    .option('--ip <ip>', 'whether one IP is in use, and by what')
+    .addHelpText('after', '\nExamples:\n  calilab calicoctl ipam show\n  calilab calicoctl ipam show --show-blocks')
+    .action(withConn(ipamShowCmd))
   return c
+}
+
+/** `calicoctl ipam show`: computed from the IP pools and IPAM records in the datastore. */
+async function ipamShowCmd(client: KubeClient, g: Record<string, unknown>): Promise<number> {
+  const base = `/apis/${GROUP}/${VERSION}`
+  const [pools, blocks, affinities, handles] = await Promise.all(
+    ['ippools', 'ipamblocks', 'blockaffinities', 'ipamhandles'].map((r) => client.list<KubeObject>(`${base}/${r}`)),
+  )
+  const state = ipamStateFromResources({
+    blocks: blocks?.items ?? [],
+    affinities: affinities?.items ?? [],
+    handles: handles?.items ?? [],
+  })
+  const infos = (pools?.items ?? []).map((p) => poolFromResource(p as never))
+  const opts: IpamShowOptions = {
+    ...(g['showBlocks'] ? { showBlocks: true } : {}),
+    ...(g['showBorrowed'] ? { showBorrowed: true } : {}),
+    ...(g['showConfiguration'] ? { showConfiguration: true } : {}),
+    ...(typeof g['ip'] === 'string' ? { ip: g['ip'] } : {}),
+  }
+  out(ipamShow(state, infos, opts).replace(/\n$/, ''))
+  return 0
 }
