@@ -445,3 +445,27 @@ t.test(
     t.equal(nf.traverse('filter', 'INPUT', pkt({ ctstate: CT_ESTABLISHED }), c).verdict, 'ACCEPT')
   },
 )
+
+t.test('physdev: parsed, printed as iptables does, and (no bridges here) only negated tests hold', (t) => {
+  const nf = new Netfilter(new IpSetStore())
+  const spec = ['-t', 'nat', '-A', 'PREROUTING', '-d', '198.19.48.10/32', '-p', 'tcp', '-m', 'tcp', '--dport', '80']
+  t.equal(runIptables(nf, [...spec, '-m', 'physdev', '!', '--physdev-is-in', '-j', 'ACCEPT']).exitCode, 0)
+  t.equal(runIptables(nf, [...spec, '-m', 'physdev', '--physdev-is-bridged', '-j', 'DROP']).exitCode, 0)
+  const save = runIptables(nf, ['-t', 'nat', '-S', 'PREROUTING']).stdout
+  t.match(save, /-m physdev ! --physdev-is-in -j ACCEPT/)
+  t.match(save, /-m physdev --physdev-is-bridged -j DROP/)
+  const list = runIptables(nf, ['-t', 'nat', '-L', 'PREROUTING', '-n']).stdout
+  t.match(list, /PHYSDEV match ! --physdev-is-in/)
+  const p = {
+    ...emptyPacket(),
+    src: parseIPv4('198.19.15.254'),
+    dst: parseIPv4('198.19.48.10'),
+    proto: 6,
+    sport: 40000,
+    dport: 80,
+    iif: 'eth0',
+  }
+  const v = nf.traverse('nat', 'PREROUTING', p, { rng: seededRng(1), isLocal: () => false })
+  t.equal(v.verdict, 'ACCEPT', 'the negated test holds; the bridged DROP never matches first')
+  t.end()
+})

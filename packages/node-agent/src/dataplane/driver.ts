@@ -205,10 +205,13 @@ export class NodeDataplane implements PodNetwork {
         default:
           continue
       }
+      const before = m.get(u.key)
       if (u.value === null) m.delete(u.key)
       else m.set(u.key, u.value)
+      // A Node changes what this driver programs only through its addresses (routes, NodePort
+      // addresses); its status heartbeats every 10 s must not re-render kube-proxy's rules.
+      if (k === 'core/nodes' && u.value !== null && before && sameAddresses(before, u.value)) continue
       this.dirty.add(cat)
-      // Pools change the nat-outgoing sets as well as routes; nodes change NodePort addresses too.
       if (k === 'core/nodes') this.dirty.add('services')
     }
     this.schedule()
@@ -325,10 +328,7 @@ export class NodeDataplane implements PodNetwork {
       .ordered()
       .map((c) => c.name)
       .filter((n) => /^KUBE-(SVC|SEP|XLB|FW|EXT)-/.test(n) && !declared.has(n))
-    // No bridge in the emulation: `-m physdev ! --physdev-is-in` (external-IP rules) is always
-    // true here, and the netfilter emulation has no physdev match, so it is left out of the load.
-    const restore = rules.restore.replace(/ -m physdev ! --physdev-is-in/g, '')
-    iptablesRestore(nf, restore, { noflush: true })
+    iptablesRestore(nf, rules.restore, { noflush: true })
     for (const c of stale) nf.flush('nat', c)
     for (const c of stale) nf.deleteChain('nat', c)
     for (const j of rules.jumps) {
@@ -425,4 +425,11 @@ export class NodeDataplane implements PodNetwork {
     this.closed = true
     await this.underlay?.close()
   }
+}
+
+/** Whether two versions of a Node carry the same addresses and annotations (what routing uses). */
+function sameAddresses(a: KubeObject, b: KubeObject): boolean {
+  const addrs = (o: KubeObject) => JSON.stringify((o.status as { addresses?: unknown } | undefined)?.addresses ?? null)
+  const ann = (o: KubeObject) => JSON.stringify(o.metadata.annotations ?? {})
+  return addrs(a) === addrs(b) && ann(a) === ann(b) && JSON.stringify(a.spec ?? null) === JSON.stringify(b.spec ?? null)
 }

@@ -180,6 +180,11 @@ function compileOne(m: MatchSpec, env: CompileEnv): Predicate {
     }
     case 'comment':
       return TRUE
+    case 'physdev': {
+      // No bridge ports here: every --physdev-is-* test is false, so only negated ones hold.
+      const holds = m.flags.every((f) => f.neg)
+      return () => holds
+    }
   }
 }
 

@@ -37,6 +37,7 @@ const MATCH_OPTIONS: Record<MatchSpec['m'] | 'state', readonly string[]> = {
   statistic: ['--mode', '--probability'],
   addrtype: ['--src-type', '--dst-type', '--limit-iface-in', '--limit-iface-out'],
   comment: ['--comment'],
+  physdev: ['--physdev-is-in', '--physdev-is-out', '--physdev-is-bridged'],
 }
 
 const TARGET_OPTIONS: Record<string, readonly string[]> = {
@@ -219,6 +220,8 @@ function newMatch(name: string): MatchSpec {
       return { m: 'addrtype', limitIn: false, limitOut: false }
     case 'comment':
       return { m: 'comment', comment: '' }
+    case 'physdev':
+      return { m: 'physdev', flags: [] }
   }
   throw new NetfilterError('NF_BAD_ARGUMENT', `Couldn't load match \`${name}':No such file or directory`)
 }
@@ -299,6 +302,9 @@ function applyMatchOption(m: MatchSpec, opt: string, args: readonly string[], i:
     case 'comment':
       m.comment = take()
       if (m.comment.length > 255) throw bad('COMMENT must be shorter than 256 characters')
+      break
+    case 'physdev':
+      m.flags.push({ name: opt.slice('--physdev-is-'.length) as 'in' | 'out' | 'bridged', neg })
       break
   }
   return i

@@ -151,6 +151,8 @@ export function printMatch(m: MatchSpec, numeric: boolean): string {
     }
     case 'comment':
       return ` /* ${m.comment} */`
+    case 'physdev':
+      return ` PHYSDEV match${physdevFlags(m.flags)}`
   }
 }
 
@@ -204,7 +206,13 @@ export function saveMatch(m: MatchSpec): string {
     }
     case 'comment':
       return ` --comment${saveString(m.comment)}`
+    case 'physdev':
+      return physdevFlags(m.flags)
   }
+}
+
+function physdevFlags(flags: readonly { name: string; neg: boolean }[]): string {
+  return flags.map((f) => `${f.neg ? ' !' : ''} --physdev-is-${f.name}`).join('')
 }
 
 function matchName(m: MatchSpec): string {

@@ -120,6 +120,8 @@ export type MatchSpec =
       limitOut: boolean
     }
   | { m: 'comment'; comment: string }
+  /** Bridge-port tests. The emulation has no bridges, so each test is false. */
+  | { m: 'physdev'; flags: { name: 'in' | 'out' | 'bridged'; neg: boolean }[] }
 
 export type RejectWith =
   | 'icmp-net-unreachable'
