@@ -12,9 +12,10 @@
  * underlay, tunl0 -> IPIP to the gateway node, vxlan.calico -> VXLAN to the VTEP's node.
  */
 import { formatIPv4 } from '@calilab/model'
+import { tupleHash as tupleHashFlow } from '../core/conntrack/index.ts'
 import { CT_NEW, type NfPacket } from '../core/netfilter/index.ts'
+import type { PacketView } from '../core/packet/index.ts'
 import type { PacketOutcome, PacketTraceStep } from './api.ts'
-import { type PacketView, tupleHashFlow } from './pipeline-deps.ts'
 
 export const LOCAL: PacketOutcome = Object.freeze({ kind: 'local' })
 

@@ -24,9 +24,6 @@ import {
   type TraceStep,
   Verdict,
 } from '../core/netfilter/index.ts'
-import type { DropReason, PacketOutcome, PacketTraceStep } from './api.ts'
-import type { Link } from './links.ts'
-import type { NetnsImpl } from './netns.ts'
 import {
   buildIcmpError,
   buildTimeExceeded,
@@ -45,7 +42,10 @@ import {
   parsePacket,
   parseVxlan,
   rewriteDst,
-} from './pipeline-deps.ts'
+} from '../core/packet/index.ts'
+import type { DropReason, PacketOutcome, PacketTraceStep } from './api.ts'
+import type { Link } from './links.ts'
+import type { NetnsImpl } from './netns.ts'
 import { flowHash, LOCAL, nfPacket, resetNfPacket, routeStep, summary } from './pipeline-util.ts'
 
 interface Ctx {
