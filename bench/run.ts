@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- NAME...]`: runs the benchmarks, prints their numbers and writes them to
- * docs/BENCHMARKS.md.
+ * docs/BENCHMARKS.md (`--no-write`: print only, e.g. while trying a change).
  */
 import { type BenchResult, printResult, writeSection } from './report.ts'
 
@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   policy: async () => (await import('./policy.ts')).benchPolicy(),
 }
 
+const write = !process.argv.includes('--no-write')
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
 const names = wanted.length ? wanted : Object.keys(BENCHES)
 for (const n of names) {
@@ -24,7 +25,7 @@ for (const n of names) {
   process.stdout.write(`running ${n}...\n`)
   const r = await b()
   printResult(r)
-  writeSection('docs/BENCHMARKS.md', r)
+  if (write) writeSection('docs/BENCHMARKS.md', r)
 }
-process.stdout.write('\nwritten to docs/BENCHMARKS.md\n')
+if (write) process.stdout.write('\nwritten to docs/BENCHMARKS.md\n')
 process.exit(0)
