@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import type { GlobalNetworkPolicy, K8sNetworkPolicy } from '@calilab/model'
+import { LAB_DIR } from '@calilab/testkit'
 import t from 'tap'
 import { parse as parseYaml } from 'yaml'
 import {
@@ -18,7 +19,7 @@ import {
   walk,
 } from '../src/core/policy/index.ts'
 
-const LAB = '/work/shared/lab'
+const LAB = LAB_DIR
 const docs = (f: string) =>
   (parseYaml as unknown as (s: string) => unknown) &&
   readFileSync(`${LAB}/${f}`, 'utf8')

@@ -1,12 +1,12 @@
-import type { PacketTraceStep } from '@calilab/dataplane'
-import { silentLogger } from '@calilab/kit'
-import type { KubeObject } from '@calilab/model'
+import { createHost, type PacketTraceStep } from '@calilab/dataplane'
+import { FakeClock, seededRng, silentLogger } from '@calilab/kit'
+import { type KubeObject, parseIPv4 } from '@calilab/model'
 import t from 'tap'
 import { vethName } from '../src/core/cni/names.ts'
 import { chainNames } from '../src/core/policy/index.ts'
 import { felixHttpRoutes } from '../src/felix/http-routes.ts'
 import { startPolicyManager } from '../src/felix/policy-manager.ts'
-import { type ChainOwner, formatTrace, type RuleLookup, tracePacket } from '../src/felix/trace.ts'
+import { type ChainOwner, formatTrace, type RuleLookup, traceArrival, tracePacket } from '../src/felix/trace.ts'
 import type { SyncerUpdate } from '../src/io/syncer/types.ts'
 import { dbPolicy, NODE, yaobank } from './helpers/policy-fixture.ts'
 
@@ -186,4 +186,68 @@ t.test('http routes: /felix/trace and /felix/probe', async (t) => {
   t.equal(cell('yaobank/customer', 2379), 'blocked')
   t.equal(cell('yaobank/summary', 2379), 'connected')
   t.equal(cell('yaobank/summary', 2380), 'blocked')
+})
+
+t.test('trace across nodes: held at the source underlay, walked on through the destination', async (t) => {
+  const { host, pm } = started([dbPolicy()])
+  t.teardown(() => pm.close())
+  // node2: a bare kernel with two pods and a route to node1's pods over the underlay.
+  const node2 = createHost({
+    name: 'node2',
+    nodeIp: parseIPv4('198.19.0.3'),
+    clock: new FakeClock(),
+    rng: seededRng(2),
+  })
+  const sent: number[] = []
+  node2.setUnderlay({ send: (nh) => sent.push(nh) })
+  node2.root.routes.add({ dst: parseIPv4('198.19.21.0'), prefix: 24, via: parseIPv4('198.19.0.2'), dev: 'eth0' })
+  for (const [name, addr] of [
+    ['remote', '198.19.22.9'],
+    ['stranger', '198.19.22.10'],
+  ] as const) {
+    const pns = node2.createPodNetns(`yaobank/${name}`)
+    node2.addVethPair(node2.root, vethName('yaobank', name), pns, 'eth0')
+    pns.addAddr('eth0', parseIPv4(addr), 32)
+    pns.routes.add({ dst: parseIPv4('169.254.1.1'), prefix: 32, dev: 'eth0', scope: 'link' })
+    pns.routes.add({ dst: 0, prefix: 0, via: parseIPv4('169.254.1.1'), dev: 'eth0' })
+  }
+  const spec = { src: '198.19.22.9', dst: '198.19.21.3', proto: 'tcp' as const, dport: 2379 }
+  const out = tracePacket(node2, spec, new Map(), { hold: true })
+  t.equal(out.verdict, 'allowed')
+  t.equal(out.underlay?.nextHop, '198.19.0.2', 'held for node1')
+  t.same(sent, [], 'nothing crossed the underlay')
+  t.equal(node2.underlay?.send.name, 'send', "the node's own underlay is back in place")
+  // The held bytes arrive at node1: database-policy admits app=summary (the remote pod's label).
+  const there = traceArrival(host, out.spec, out.underlay!.packet, pm.names())
+  t.equal(there.verdict, 'allowed')
+  t.equal(there.reason, `allowed by policy ${KNP}`)
+  t.match(there.text, '[root] received on eth0')
+  t.match(there.text, '[yaobank/database] delivered locally to port 2379')
+  // A source database-policy does not name: denied at the destination's ingress.
+  const out2 = tracePacket(node2, { ...spec, src: '198.19.22.10' }, new Map(), { hold: true })
+  const there2 = traceArrival(host, out2.spec, out2.underlay!.packet, pm.names())
+  t.equal(there2.verdict, 'denied')
+  t.equal(there2.reason, `denied by policy ${KNP}: no rule allowed it (default deny)`)
+  // Without hold the packet is sent for real.
+  tracePacket(node2, spec, new Map())
+  t.equal(sent.length, 1)
+  // The route: hold=1 returns the bytes as base64; packet=... continues the walk.
+  const routes = felixHttpRoutes({ host, policy: pm })
+  const r = (await routes['/felix/trace']!(
+    new URLSearchParams({
+      src: out2.spec.src,
+      dst: out2.spec.dst,
+      proto: 'tcp',
+      dport: '2379',
+      sport: String(out2.spec.sport),
+      packet: Buffer.from(out2.underlay!.packet).toString('base64'),
+    }),
+  )) as { verdict: string }
+  t.equal(r.verdict, 'denied')
+  t.throws(
+    () => routes['/felix/trace']!(new URLSearchParams({ src: '198.19.22.9', dst: '198.19.21.3', packet: 'AAAA' })),
+    {
+      code: 'FELIX_BAD_QUERY',
+    },
+  )
 })

@@ -11,7 +11,7 @@ export type Ns = (typeof NAMESPACES)[number]
 export type PodName = (typeof PODS)[number]
 
 /** `80/TCP` (nginx listens), `81/TCP` (nothing listens: refused = reachable), `ICMP`, `53/UDP`. */
-export type Port = '80/TCP' | '81/TCP' | 'ICMP' | '53/UDP'
+export type Port = '80/TCP' | '81/TCP' | 'ICMP' | '53/UDP' | '80/UDP'
 
 export interface Pod {
   ns: Ns

@@ -17,8 +17,8 @@ import { EXTENDED, type Scenario, scenarios } from './scenarios.ts'
  * scenario's are applied.
  *
  * Ports: 80/TCP (nginx), 81/TCP (nothing listens: a refusal is reachable at the network level),
- * ICMP (ping); 53/UDP only where policy is egress-only (probe's UDP cells come from a trace on
- * the source node, which does not walk the destination node's ingress).
+ * ICMP (ping); UDP in some scenarios (probe's UDP cells come from a trace that follows the packet
+ * from the source node into the destination's, so both egress and ingress policy decide them).
  */
 
 const DEFAULT_PORTS: Port[] = ['80/TCP', '81/TCP', 'ICMP']

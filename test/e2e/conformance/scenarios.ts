@@ -48,6 +48,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'k8s: default deny ingress in x (policyTypes [Ingress])',
     resources: () => [knp('deny-ingress', 'x', { podSelector: {}, policyTypes: ['Ingress'] })],
+    ports: UDP,
     allow: (_s, d) => d.ns !== 'x',
   },
   {
@@ -242,7 +243,8 @@ export const scenarios: Scenario[] = [
   {
     name: 'k8s: UDP-only port rule into x blocks TCP and ICMP',
     resources: () => [knp('udp', 'x', { podSelector: {}, ingress: [{ ports: [{ protocol: 'UDP', port: 80 }] }] })],
-    allow: (_s, d) => d.ns !== 'x',
+    ports: ['80/TCP', '81/TCP', 'ICMP', '80/UDP'],
+    allow: (_s, d, p) => d.ns !== 'x' || p === '80/UDP',
   },
   {
     name: 'k8s: from: [] with port 80 and to: [] in x',
@@ -638,7 +640,6 @@ const EXTENDED_PREFIXES = [
   'k8s: namespaceSelector matchExpressions',
   'calico: types inferred',
   'k8s: ipBlock egress from y',
-  'k8s: UDP-only',
   'calico: notProtocol',
   'k8s: named port "alt" egress',
   'mixed: a policy without order',

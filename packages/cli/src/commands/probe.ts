@@ -1,7 +1,8 @@
 /**
  * `calilab probe`: a matrix of connections (pods × pods × ports/protocols) run in one go by the
- * node agents (`/felix/probe` on each source pod's kubelet endpoint: real TCP connects and pings,
- * UDP by trace), printed as one truth table per port — `.` reachable, `X` blocked — like the
+ * node agents (`/felix/probe` on each source pod's kubelet endpoint: real TCP connects and pings;
+ * UDP, which has no answer to wait for, by a trace that follows the packet into the destination's
+ * node as `calilab trace` does), printed as one truth table per port — `.` reachable, `X` blocked — like the
  * upstream Kubernetes network-policy tests, with the cells that differ from an expected table
  * marked `!`. The matrix comes from flags or a YAML file:
  *
@@ -25,7 +26,7 @@ import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { CliError, out } from '../io.ts'
 import { type ConnectOpts, connect, serverErrorLine } from '../kubectl/client.ts'
-import { agentGet, type Endpoint, kubeletEndpoint, resolveEndpoint } from './trace.ts'
+import { agentGet, type Endpoint, kubeletEndpoint, nodeFinder, resolveEndpoint, traceWalk } from './trace.ts'
 
 const IPV4_REF = /^\d+\.\d+\.\d+\.\d+$/
 
@@ -228,12 +229,27 @@ export async function probeCommand(o: ProbeCliOpts): Promise<number> {
     const timeoutMs = o.timeout ?? file?.timeoutMs ?? 1000
     const results = new Map<string, TruthTable>(ports.map((p) => [p, new Map()]))
     const podToName = new Map([...src].map(([name, e]) => [e.pod!, name]))
-    await Promise.all(
-      [...byNode].map(async ([node, names]) => {
+    const live = ports.filter((p) => !p.endsWith('/UDP'))
+    const nodeByIp = nodeFinder(client)
+    const udpCells = ports
+      .filter((p) => p.endsWith('/UDP'))
+      .flatMap((p) => [...src].flatMap(([f, s]) => [...dst].map(([t, d]) => ({ p, f, t, s, d }))))
+    await Promise.all([
+      ...udpCells.map(async ({ p, f, t, s, d }) => {
+        const w = await traceWalk(
+          client,
+          s.node!,
+          { src: s.pod!, dst: d.ip, proto: 'udp', dport: Number(p.split('/')[0]) },
+          nodeByIp,
+        )
+        results.get(p)?.set(cellKey(f, t), w.verdict === 'allowed')
+      }),
+      ...[...byNode].map(async ([node, names]) => {
+        if (live.length === 0) return
         const q = new URLSearchParams()
         for (const n of names) q.append('from', src.get(n)!.pod!)
         for (const [n, e] of dst) q.append('to', `${n}=${e.ip}`)
-        for (const p of ports) q.append('port', p === 'ICMP' ? 'icmp' : p.toLowerCase())
+        for (const p of live) q.append('port', p === 'ICMP' ? 'icmp' : p.toLowerCase())
         q.set('timeoutMs', String(timeoutMs))
         const ep = await kubeletEndpoint(client, node)
         const r = await agentGet<{ cells: ProbeCellAnswer[] }>(ep, '/felix/probe', q)
@@ -242,7 +258,7 @@ export async function probeCommand(o: ProbeCliOpts): Promise<number> {
           results.get(port)?.set(cellKey(podToName.get(c.from) ?? c.from, c.to), c.reachable)
         }
       }),
-    )
+    ])
     const m: ProbeMatrix = { from, to, ports, results }
     if (o.output === 'json') {
       const cells = ports.flatMap((p) =>

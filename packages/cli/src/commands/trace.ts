@@ -1,8 +1,11 @@
 /**
  * `calilab trace [-n NS] FROM TO:PORT[/PROTO]`: walks one packet through the emulated kernel of
  * FROM's node (the node agent's `/felix/trace` on its kubelet endpoint) and prints each hook,
- * chain and matching rule, the verdict and why. FROM and TO: a pod name, `deploy/NAME`, a node
- * name, or an IP.
+ * chain and matching rule, the verdict and why. When the packet leaves for another node, the
+ * source node keeps it (`hold=1`) and the walk goes on in the next node's kernel with the very
+ * bytes that would have crossed the underlay (decap, its policy, delivery), hop by hop, so a
+ * denial at the destination's ingress shows up as it does for a real connection. FROM and TO: a
+ * pod name, `deploy/NAME`, a node name, or an IP.
  */
 import { CliError, out } from '../io.ts'
 import type { KubeClient } from '../kube.ts'
@@ -138,9 +141,60 @@ export interface TraceCliOpts extends ConnectOpts {
 
 interface TraceAnswer {
   node: string
+  spec: { src: string; dst: string; proto: Proto; dport?: number; sport?: number }
   verdict: 'allowed' | 'denied' | 'dropped'
   reason: string
   text: string
+  /** The packet held at the node's underlay, for the next node. */
+  underlay?: { nextHop: string; packet: string }
+}
+
+/** The whole walk: one answer per node it crossed; the verdict is the last node's. */
+export interface TraceWalk {
+  hops: TraceAnswer[]
+  verdict: TraceAnswer['verdict']
+  reason: string
+}
+
+const MAX_HOPS = 4
+
+/** Node name by address, listed once per command (probe walks many cells). */
+export type NodeFinder = (ip: string) => Promise<string | undefined>
+
+/** The node whose address is `ip`, or undefined (host1, the internet, an unknown address). */
+export function nodeFinder(client: KubeClient): NodeFinder {
+  let nodes: Promise<NodeLite[]> | undefined
+  return async (ip) => {
+    nodes ??= client.list<NodeLite>('/api/v1/nodes').then((l) => l.items)
+    return (await nodes).find((n) => n.status?.addresses?.some((a) => a.address === ip))?.metadata.name
+  }
+}
+
+/**
+ * Traces from `node`, following the packet into each next node while it is allowed and lands on
+ * a node with an agent. Exported for `calilab probe` (its UDP cells).
+ */
+export async function traceWalk(
+  client: KubeClient,
+  node: string,
+  q: { src: string; dst: string; proto: Proto; dport?: number },
+  nodeByIp: NodeFinder = nodeFinder(client),
+): Promise<TraceWalk> {
+  const first = new URLSearchParams({ src: q.src, dst: q.dst, proto: q.proto, hold: '1' })
+  if (q.proto !== 'icmp') first.set('dport', String(q.dport ?? 0))
+  const hops = [await agentGet<TraceAnswer>(await kubeletEndpoint(client, node), '/felix/trace', first)]
+  for (;;) {
+    const last = hops[hops.length - 1]!
+    const next = last.underlay && last.verdict === 'allowed' ? await nodeByIp(last.underlay.nextHop) : undefined
+    if (!last.underlay || !next || hops.length >= MAX_HOPS) break
+    const s = last.spec
+    const p = new URLSearchParams({ src: s.src, dst: s.dst, proto: s.proto, hold: '1', packet: last.underlay.packet })
+    if (s.dport !== undefined) p.set('dport', String(s.dport))
+    if (s.sport !== undefined) p.set('sport', String(s.sport))
+    hops.push(await agentGet<TraceAnswer>(await kubeletEndpoint(client, next), '/felix/trace', p))
+  }
+  const end = hops[hops.length - 1]!
+  return { hops, verdict: end.verdict, reason: end.reason }
 }
 
 /** `calilab trace`: exit 0 when the packet is allowed, 1 when it is denied or dropped. */
@@ -159,16 +213,26 @@ export async function traceCommand(from: string, to: string, o: TraceCliOpts): P
       throw new CliError(serverErrorLine(e))
     }
     if (!src.node) throw new CliError(`error: ${from} is not on a cluster node; trace starts on a node`)
-    const endpoint = await kubeletEndpoint(client, src.node)
-    const q = new URLSearchParams({ src: src.pod ?? src.ip, dst: dst.ip, proto: dest.proto })
-    if (dest.proto !== 'icmp') q.set('dport', String(dest.port))
-    const r = await agentGet<TraceAnswer>(endpoint, '/felix/trace', q)
-    if (o.output === 'json') out(`${JSON.stringify(r, null, 2)}\n`)
-    else
+    const w = await traceWalk(client, src.node, {
+      src: src.pod ?? src.ip,
+      dst: dst.ip,
+      proto: dest.proto,
+      ...(dest.proto === 'icmp' ? {} : { dport: dest.port }),
+    })
+    if (o.output === 'json') out(`${JSON.stringify(w, null, 2)}\n`)
+    else {
+      const what = `${src.label} -> ${dst.label}${dest.proto === 'icmp' ? '' : `:${dest.port}`}/${dest.proto}`
       out(
-        `# ${src.label} -> ${dst.label}${dest.proto === 'icmp' ? '' : `:${dest.port}`}/${dest.proto} on node ${r.node}\n${r.text}`,
+        w.hops
+          .map((h, i) =>
+            i === 0
+              ? `# ${what} on node ${h.node}\n${h.text}`
+              : `\n# arrives at node ${h.node} over the underlay\n${h.text}`,
+          )
+          .join(''),
       )
-    return r.verdict === 'allowed' ? 0 : 1
+    }
+    return w.verdict === 'allowed' ? 0 : 1
   } finally {
     client.close()
   }

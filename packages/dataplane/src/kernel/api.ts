@@ -407,6 +407,8 @@ export interface Host {
   readonly nodeIp: number
   readonly clock: Clock
   readonly root: Netns
+  /** Where packets for other nodes go now (undefined: NO_UNDERLAY drops). */
+  readonly underlay: Underlay | undefined
   setUnderlay(u: Underlay | undefined): void
   /** An underlay packet arrived for this node (same as root.receive(bytes, 'eth0')). */
   fromUnderlay(bytes: Uint8Array, o?: PacketOptions): PacketOutcome

@@ -3,14 +3,17 @@
  * takes the request's query and returns a JSON-able value or a promise of one):
  *
  * - `/felix/policy`  the policy manager's counters.
- * - `/felix/trace?src=IP|NS/POD&dst=IP&proto=tcp&dport=2379[&iif=eth0]`  one packet, traced.
+ * - `/felix/trace?src=IP|NS/POD&dst=IP&proto=tcp&dport=2379[&iif=eth0][&hold=1]`  one packet, traced;
+ *   with `hold=1` a packet leaving for another node is kept and returned (`underlay`: next hop and
+ *   base64 bytes) instead of sent, so the caller can continue the trace there with
+ *   `&packet=BASE64&sport=N` (the held bytes arrive on `iif`, default eth0, of that node).
  * - `/felix/probe?from=NS/POD&to=NAME=IP&port=2379/tcp[&timeoutMs=1000]`  (each repeatable):
  *   real connections from local pods (TCP connect, ICMP ping; UDP by trace), all in parallel.
  */
 import type { Host, Netns } from '@calilab/dataplane'
 import { tryParseIPv4 } from '@calilab/model'
 import type { PolicyManager } from './policy-manager.ts'
-import { type TraceProto, type TraceReport, tracePacket } from './trace.ts'
+import { type TraceProto, type TraceReport, traceArrival, tracePacket } from './trace.ts'
 
 export type FelixRouteHandler = (query: URLSearchParams) => unknown
 
@@ -27,6 +30,12 @@ export class FelixRouteError extends Error {
     this.code = code
     this.status = code === 'FELIX_BAD_QUERY' ? 400 : 404
   }
+}
+
+/** `/felix/trace`'s answer; `underlay` only for a held trace that left the node. */
+export type TraceAnswer = Omit<TraceReport, 'steps' | 'underlay'> & {
+  node: string
+  underlay?: { nextHop: string; packet: string }
 }
 
 export type ProbeResult = 'connected' | 'refused' | 'blocked' | 'error'
@@ -78,22 +87,43 @@ export function felixHttpRoutes(init: FelixRoutesInit): Record<string, FelixRout
     return n === undefined ? undefined : host.namespaces().find((x) => x !== host.root && x.isLocal(n))
   }
 
-  const trace = (q: URLSearchParams): Omit<TraceReport, 'steps'> & { node: string } => {
+  const trace = (q: URLSearchParams): TraceAnswer => {
     const src = q.get('src')
     const dst = q.get('dst')
     if (!src || !dst) throw new FelixRouteError('FELIX_BAD_QUERY', 'src and dst are required')
     const proto = parseProto(q.get('proto') ?? undefined)
     const dport = q.get('dport')
+    const sportQ = q.get('sport')
+    const sport = sportQ === null ? nextSport() : Number(sportQ)
+    if (!Number.isInteger(sport) || sport < 0 || sport > 65535)
+      throw new FelixRouteError('FELIX_BAD_QUERY', `sport: Invalid value "${sportQ}": want 0-65535`)
     const spec = {
       src: resolveIp(src, 'src'),
       dst: resolveIp(dst, 'dst'),
       proto,
-      sport: nextSport(),
+      sport,
       ...(dport ? { dport: parsePortSpec(dport).port } : {}),
       ...(q.get('iif') ? { iif: q.get('iif')! } : {}),
     }
-    const r = tracePacket(host, spec, policy.names())
-    return { node: policy.status().node, spec: r.spec, verdict: r.verdict, reason: r.reason, text: r.text }
+    const hold = q.get('hold') === '1' || q.get('hold') === 'true'
+    const packet = q.get('packet')
+    let r: TraceReport
+    if (packet !== null) {
+      const bytes = Buffer.from(packet, 'base64')
+      if (bytes.length < 20)
+        throw new FelixRouteError('FELIX_BAD_QUERY', `packet: Invalid value: ${bytes.length} bytes is no IPv4 packet`)
+      r = traceArrival(host, spec, new Uint8Array(bytes), policy.names(), { hold })
+    } else r = tracePacket(host, spec, policy.names(), { hold })
+    return {
+      node: policy.status().node,
+      spec: r.spec,
+      verdict: r.verdict,
+      reason: r.reason,
+      text: r.text,
+      ...(r.underlay
+        ? { underlay: { nextHop: r.underlay.nextHop, packet: Buffer.from(r.underlay.packet).toString('base64') } }
+        : {}),
+    }
   }
 
   const probeOne = async (

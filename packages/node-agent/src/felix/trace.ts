@@ -97,6 +97,12 @@ export type RuleLookup = (ns: string, table: string, chain: string, n: number) =
 
 export type TraceVerdict = 'allowed' | 'denied' | 'dropped'
 
+/** The underlay packet a held trace would have sent to the next node (plain, IPIP or VXLAN). */
+export interface HeldUnderlay {
+  nextHop: string
+  packet: Uint8Array
+}
+
 export interface TraceReport {
   spec: TraceSpec
   verdict: TraceVerdict
@@ -105,6 +111,17 @@ export interface TraceReport {
   /** The whole walk, formatted for a person. */
   text: string
   steps: PacketTraceStep[]
+  /** With `hold`: the packet left for another node and was kept here, to be traced there. */
+  underlay?: HeldUnderlay
+}
+
+export interface TraceOptions {
+  /**
+   * Keep the packet this trace sends into the underlay instead of sending it, so the caller can
+   * walk it through the next node with `traceArrival` (a real send would reach that node untraced
+   * and leave conntrack state there that the traced copy would then match).
+   */
+  hold?: boolean
 }
 
 function buildPacket(s: TraceSpec, sport: number): Uint8Array {
@@ -131,17 +148,65 @@ export function hostRuleLookup(host: Host): RuleLookup {
  * is answered (and the stray answer reset by the source), and counters move. Source port: `spec.sport`,
  * else 61000 (above the ephemeral range, so it never collides with a real connection's tuple).
  */
-export function tracePacket(host: Host, spec: TraceSpec, names: ChainNameTable): TraceReport {
+export function tracePacket(host: Host, spec: TraceSpec, names: ChainNameTable, o: TraceOptions = {}): TraceReport {
   const steps: PacketTraceStep[] = []
   const sport = spec.sport ?? 61000
   const pkt = buildPacket(spec, sport)
   const src = parseIPv4(spec.src)
   const owner: Netns | undefined = spec.iif ? undefined : host.namespaces().find((n) => n.isLocal(src))
-  if (owner) owner.output(pkt, { trace: steps })
-  else host.root.receive(pkt, spec.iif ?? 'eth0', { trace: steps })
+  const held = holding(host, steps, o.hold === true, () => {
+    if (owner) owner.output(pkt, { trace: steps })
+    else host.root.receive(pkt, spec.iif ?? 'eth0', { trace: steps })
+  })
   const full: TraceSpec = { ...spec, sport }
   const r = formatTrace(full, steps, hostRuleLookup(host), names)
-  return { spec: full, steps, ...r }
+  return { spec: full, steps, ...r, ...(held ? { underlay: held } : {}) }
+}
+
+/**
+ * The second half of a trace that crossed nodes: `packet` (what the previous node's held trace
+ * sent into the underlay) arrives on `iif` (eth0) of this node and walks its kernel, decap and
+ * policy included. `spec` describes the inner packet for the report's first line.
+ */
+export function traceArrival(
+  host: Host,
+  spec: TraceSpec,
+  packet: Uint8Array,
+  names: ChainNameTable,
+  o: TraceOptions = {},
+): TraceReport {
+  const steps: PacketTraceStep[] = []
+  const iif = spec.iif ?? 'eth0'
+  const held = holding(host, steps, o.hold === true, () => host.root.receive(packet, iif, { trace: steps }))
+  const full: TraceSpec = { ...spec, iif }
+  const r = formatTrace(full, steps, hostRuleLookup(host), names)
+  return { spec: full, steps, ...r, ...(held ? { underlay: held } : {}) }
+}
+
+/** Runs `walk` with the host's underlay swapped for one that keeps the traced packet's send. */
+function holding(host: Host, steps: PacketTraceStep[], hold: boolean, walk: () => void): HeldUnderlay | undefined {
+  const real = host.underlay
+  if (!hold || !real) {
+    walk()
+    return undefined
+  }
+  let held: HeldUnderlay | undefined
+  host.setUnderlay({
+    send(nextHop, bytes) {
+      // The traced packet's send comes right after its `underlay` step; anything else (a stray
+      // answer, another flow's packet) goes out as usual.
+      const last = steps[steps.length - 1]
+      if (!held && last?.kind === 'underlay' && last.nextHop === nextHop)
+        held = { nextHop: formatIPv4(nextHop), packet: bytes.slice() }
+      else real.send(nextHop, bytes)
+    },
+  })
+  try {
+    walk()
+  } finally {
+    host.setUnderlay(real)
+  }
+  return held
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -253,8 +318,7 @@ export function explain(
   let where = ''
   if (tail?.kind === 'deliver' && !tail.socket && tail.proto !== 1)
     where = ` (no socket listens on that port: the destination answers with ${tail.proto === 6 ? 'a reset' : 'ICMP port unreachable'})`
-  if (tail?.kind === 'underlay')
-    where = ` (left the node for ${formatIPv4(tail.nextHop)}; the destination node's policy is not in this trace)`
+  if (tail?.kind === 'underlay') where = ` (left the node for ${formatIPv4(tail.nextHop)})`
   if (allowedBy.length === 0)
     return {
       verdict: 'allowed',

@@ -4,9 +4,11 @@
  */
 
 import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import { createHost, type Host, type Netns } from '@calilab/dataplane'
 import { FakeClock, seededRng } from '@calilab/kit'
 import { type KubeObject, parseIPv4 } from '@calilab/model'
+import { LAB_DIR } from '@calilab/testkit'
 import { parse as parseYaml } from 'yaml'
 import { vethName } from '../../src/core/cni/names.ts'
 import type { SyncerUpdate } from '../../src/io/syncer/types.ts'
@@ -45,7 +47,7 @@ const saObj = (ns: string, name: string): SyncerUpdate => ({
 })
 export const dbPolicy = (): SyncerUpdate => {
   const doc = parseYaml(
-    readFileSync('/work/shared/lab/database-policy.yaml', 'utf8').replace(/^---\n/, ''),
+    readFileSync(path.join(LAB_DIR, 'database-policy.yaml'), 'utf8').replace(/^---\n/, ''),
   ) as KubeObject
   return { key: '/networking.k8s.io/networkpolicies/yaobank/database-policy', value: doc }
 }
