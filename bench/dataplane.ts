@@ -26,6 +26,7 @@ import {
 import { seededRng } from '@calilab/kit'
 import { parseIPv4 } from '@calilab/model'
 import { fastPathRate, inlineRate, median, podFlows, poolRate, serviceRates } from './fixtures/dataplane-forwarder.ts'
+import { liveRate } from './fixtures/dataplane-live.ts'
 import { underlayRate } from './fixtures/dataplane-underlay.ts'
 import type { BenchResult, BenchRow } from './report.ts'
 
@@ -198,10 +199,14 @@ async function underlayRows(): Promise<BenchRow[]> {
   const raw: number[] = []
   const fast: number[] = []
   const host: number[] = []
+  const live: number[] = []
+  const liveSlow: number[] = []
   for (let i = 0; i < 3; i++) {
     raw.push((await underlayRate('raw')).received)
     fast.push((await underlayRate('fast')).received)
     host.push((await underlayRate('host')).received)
+    live.push((await liveRate('fast')).received)
+    liveSlow.push((await liveRate('slow')).received)
   }
   return [
     {
@@ -222,6 +227,13 @@ async function underlayRows(): Promise<BenchRow[]> {
       value: median(host) / 1e3,
       unit: 'kpps',
       note: '4 netns traversals (pod, root, root, pod) plus the UDP stack',
+    },
+    {
+      metric: 'live nodes: pod socket to pod socket, two node processes (NodeDataplane)',
+      value: median(live) / 1e3,
+      unit: 'kpps',
+      target: '>= 150',
+      note: `the node agent's own driver in 2 processes: pod output -> root fast path -> UdpUnderlay -> root fast path -> pod -> socket; fast path off: ${(median(liveSlow) / 1e3).toFixed(0)} kpps`,
     },
   ]
 }

@@ -2,7 +2,7 @@ import { createHost, listTable, type Netns, type TcpConn } from '@calilab/datapl
 import { silentLogger, systemClock, systemRng } from '@calilab/kit'
 import type { KubeObject } from '@calilab/model'
 import t from 'tap'
-import { NodeDataplane, UdpUnderlay } from '../src/dataplane/index.ts'
+import { bindUnderlay, NodeDataplane } from '../src/dataplane/index.ts'
 import type { SyncerUpdate } from '../src/io/syncer/index.ts'
 import { attachInternet } from '../src/router-host/index.ts'
 
@@ -93,16 +93,15 @@ async function cluster(t: { teardown(fn: () => Promise<void>): void }) {
     })
   // host1: a bare kernel with its own underlay socket.
   const h1 = createHost({ name: 'host1', nodeIp: 0xc6130ffe, clock, rng: systemRng() })
-  const h1u = new UdpUnderlay({ host: h1, bind: '127.0.0.1', port: 0 })
-  await h1u.start()
+  const h1u = await bindUnderlay(h1, { bind: '127.0.0.1', port: 0 })
   const n1 = mk('node1', '198.19.0.2')
   const n2 = mk('node2', '198.19.0.3')
   // The gateway's endpoint is only known once bound (port 0): set it like the topology would.
   await n1.start()
   await n2.start()
-  for (const n of [n1, n2]) n.setGatewayEndpoint({ host: '127.0.0.1', port: h1u.port })
-  h1u.setPeer(0xc6130002, { host: '127.0.0.1', port: n1.underlay?.port ?? 0 })
-  h1u.setPeer(0xc6130003, { host: '127.0.0.1', port: n2.underlay?.port ?? 0 })
+  for (const n of [n1, n2]) n.setGatewayEndpoint({ host: '127.0.0.1', port: h1u.endpoint.port })
+  h1u.setPeer(0xc6130002, { address: '127.0.0.1', port: n1.underlay?.endpoint.port ?? 0 })
+  h1u.setPeer(0xc6130003, { address: '127.0.0.1', port: n2.underlay?.endpoint.port ?? 0 })
   t.teardown(async () => {
     await n1.close()
     await n2.close()

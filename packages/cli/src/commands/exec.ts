@@ -4,10 +4,12 @@
  * command become this process's exit code.
  */
 
+import { closeSync, openSync, writeSync } from 'node:fs'
 import WebSocket from 'ws'
 import { CliError, err } from '../io.ts'
 import type { KubeClient } from '../kube.ts'
 import { type ConnectOpts, connect, serverErrorLine } from '../kubectl/client.ts'
+import { rewriteCapture } from './capture.ts'
 
 export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io']
 
@@ -16,11 +18,22 @@ export interface ExecStreamOpts {
   url: string
   stdin: boolean
   tty: boolean
+  /** Write the stdout channel's bytes to this file instead of the terminal (`tcpdump -w FILE`). */
+  stdoutFile?: string
 }
 
 /** Runs one remote-command session with this process's stdio; resolves to the exit code. */
 export function execStream(o: ExecStreamOpts): Promise<number> {
   return new Promise((resolve, reject) => {
+    let fd: number | undefined
+    if (o.stdoutFile !== undefined) {
+      try {
+        fd = openSync(o.stdoutFile, 'w')
+      } catch (e) {
+        reject(new CliError(`error: ${o.stdoutFile}: ${(e as Error).message}`))
+        return
+      }
+    }
     const ws = new WebSocket(o.url, EXEC_PROTOCOLS)
     let code: number | undefined
     let rawSet = false
@@ -59,8 +72,10 @@ export function execStream(o: ExecStreamOpts): Promise<number> {
     ws.on('message', (data: Buffer) => {
       const ch = data[0]
       const body = data.subarray(1)
-      if (ch === 1) process.stdout.write(body)
-      else if (ch === 2) process.stderr.write(body)
+      if (ch === 1) {
+        if (fd !== undefined) writeSync(fd, body)
+        else process.stdout.write(body)
+      } else if (ch === 2) process.stderr.write(body)
       else if (ch === 3) {
         try {
           const s = JSON.parse(body.toString('utf8')) as {
@@ -83,6 +98,7 @@ export function execStream(o: ExecStreamOpts): Promise<number> {
       }
     })
     ws.on('close', () => {
+      if (fd !== undefined) closeSync(fd)
       restore()
       resolve(code ?? 0)
     })
@@ -131,8 +147,9 @@ export async function execCommand(ref: string, command: string[], o: ExecCliOpts
       if (e instanceof CliError) throw e
       throw new CliError(serverErrorLine(e))
     }
+    const cap = rewriteCapture(command)
     const q = new URLSearchParams()
-    for (const c of command) q.append('command', c)
+    for (const c of cap.command) q.append('command', c)
     if (o.container) q.set('container', o.container)
     q.set('stdout', 'true')
     if (o.stdin) q.set('stdin', 'true')
@@ -142,7 +159,12 @@ export async function execCommand(ref: string, command: string[], o: ExecCliOpts
       client.server,
       `/api/v1/namespaces/${encodeURIComponent(ns)}/pods/${encodeURIComponent(pod)}/exec?${q}`,
     )
-    const code = await execStream({ url, stdin: o.stdin === true, tty: o.tty === true })
+    const code = await execStream({
+      url,
+      stdin: o.stdin === true,
+      tty: o.tty === true,
+      ...(cap.stdoutFile !== undefined ? { stdoutFile: cap.stdoutFile } : {}),
+    })
     if (code !== 0 && !o.tty) err(`command terminated with exit code ${code}`)
     return code
   } finally {

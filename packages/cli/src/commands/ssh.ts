@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { resolveHome } from '../home.ts'
 import { CliError } from '../io.ts'
 import { type ConnectOpts, connect, isNotFound, serverErrorLine } from '../kubectl/client.ts'
+import { rewriteCapture } from './capture.ts'
 import { execStream } from './exec.ts'
 
 export const KUBELET_ENDPOINT_ANNOTATION = 'calilab.dev/kubelet-endpoint'
@@ -45,12 +46,18 @@ export async function sshCommand(node: string, command: string[], o: ConnectOpts
   if (!endpoint)
     throw new CliError(`ssh: connect to host ${node} port 22: Connection refused (no kubelet endpoint)`, 255)
   const interactive = command.length === 0
+  const cap = rewriteCapture(command)
   const q = new URLSearchParams()
-  for (const c of interactive ? ['/bin/bash'] : command) q.append('command', c)
+  for (const c of interactive ? ['/bin/bash'] : cap.command) q.append('command', c)
   q.set('stdout', 'true')
   const tty = interactive && process.stdin.isTTY === true
   if (interactive) q.set('stdin', 'true')
   if (tty) q.set('tty', 'true')
   else q.set('stderr', 'true')
-  return execStream({ url: `ws://${endpoint}/exec/host?${q}`, stdin: interactive, tty })
+  return execStream({
+    url: `ws://${endpoint}/exec/host?${q}`,
+    stdin: interactive,
+    tty,
+    ...(cap.stdoutFile !== undefined ? { stdoutFile: cap.stdoutFile } : {}),
+  })
 }

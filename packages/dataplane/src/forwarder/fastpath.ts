@@ -117,9 +117,15 @@ export class FastPath {
   private readonly tables: Map<number, FastRoute>[]
   private readonly masks: Int32Array
   private readonly view = new PacketView()
+  /**
+   * Only forwards are fast: packets to a local address or a blackhole answer FWD_SLOW untouched
+   * (the live node delivers and drops through the full pipeline, which counts and traces them).
+   */
+  private readonly onlyForward: boolean
 
-  constructor(s: Snapshot) {
+  constructor(s: Snapshot, o: { onlyForward?: boolean } = {}) {
     this.version = s.version
+    this.onlyForward = o.onlyForward === true
     this.local = new Set(s.local.map((x) => x | 0))
     this.devs = deviceTable(s)
     const devIndex = new Map(this.devs.map((d, i) => [d, i]))
@@ -180,12 +186,52 @@ export class FastPath {
     const ft = this.flows
     const i = ft.find(proto, src, dst0, sport, dport)
     if (i < 0) return FWD_SLOW
-    let dst = dst0
-    const toDst = ft.toDst[i]!
-    const toSrc = ft.toSrc[i]!
     const toPorts = ft.toPorts[i]!
-    const toSport = toPorts >>> 16
-    const toDport = toPorts & 0xffff
+    return this.forwardFlow(
+      buf,
+      off,
+      ihl,
+      proto,
+      src,
+      dst0,
+      sport,
+      dport,
+      ft.toSrc[i]!,
+      ft.toDst[i]!,
+      toPorts >>> 16,
+      toPorts & 0xffff,
+    )
+  }
+
+  /**
+   * The second half of `run` for a packet whose flow the caller already found (the live node looks
+   * flows up in the kernel's conntrack): NAT to the `to*` tuple, local or route, TTL. Addresses as
+   * int32. Nothing is rewritten when the answer is FWD_SLOW (no route, TTL <= 1, a local address with
+   * `onlyForward`), so the caller can hand the untouched packet to the full pipeline.
+   */
+  forwardFlow(
+    buf: Uint8Array,
+    off: number,
+    ihl: number,
+    proto: number,
+    src: number,
+    dst0: number,
+    sport: number,
+    dport: number,
+    toSrc: number,
+    toDst: number,
+    toSport: number,
+    toDport: number,
+  ): number {
+    const local = this.local.has(toDst)
+    let r: FastRoute | undefined
+    if (local) {
+      if (this.onlyForward) return FWD_SLOW
+    } else {
+      if (buf[off + 8]! <= 1) return FWD_SLOW
+      r = this.route(toDst)
+      if (r === undefined || r.action === FWD_SLOW || (this.onlyForward && r.action === FWD_DROP)) return FWD_SLOW
+    }
     if (toDst !== dst0 || toDport !== dport || toSrc !== src || toSport !== sport) {
       const v = this.view
       v.buf = buf
@@ -193,19 +239,15 @@ export class FastPath {
       v.ihl = ihl
       v.proto = proto
       v.hasL4 = true
-      v.l4off = l4
+      v.l4off = off + ihl
       v.src = src >>> 0
       v.dst = dst0 >>> 0
       v.sport = sport
       v.dport = dport
       if (toDst !== dst0 || toDport !== dport) rewriteDst(v, toDst >>> 0, toDport)
       if (toSrc !== src || toSport !== sport) rewriteSrc(v, toSrc >>> 0, toSport)
-      dst = toDst
     }
-    if (this.local.has(dst)) return FWD_LOCAL
-    if (buf[off + 8]! <= 1) return FWD_SLOW
-    const r = this.route(dst)
-    if (r === undefined) return FWD_SLOW
+    if (r === undefined) return FWD_LOCAL
     const action = r.action
     if (action === FWD_FORWARD || action === FWD_FORWARD_VIA) {
       // TTL - 1 with the RFC 1624 incremental checksum (the TTL/protocol word).

@@ -1,5 +1,6 @@
 export * from './batch.ts'
 export { deviceTable, FastPath, toResult } from './fastpath.ts'
 export { type Forwarder, InlineForwarder, WorkerForwarder, type WorkerForwarderOptions } from './forwarder.ts'
+export { LiveFastPath, type LiveFastPathStats } from './live.ts'
 export type * from './messages.ts'
-export { decodeSnapshot, encodeSnapshot, snapshotOf } from './snapshot.ts'
+export { decodeSnapshot, encodeSnapshot, snapshotOf, tablesSnapshot } from './snapshot.ts'

@@ -4,6 +4,13 @@ import type { NetnsImpl } from '../kernel/netns.ts'
 import type { SnapFlow, Snapshot } from './messages.ts'
 
 export function snapshotOf(ns: NetnsImpl, now: number, version: number): Snapshot {
+  const s = tablesSnapshot(ns, version)
+  s.flows = establishedFlows(ns, now)
+  return s
+}
+
+/** Routes and local addresses only (the live node takes flows from the kernel's conntrack itself). */
+export function tablesSnapshot(ns: NetnsImpl, version: number): Snapshot {
   const routes = ns.routes.list({ table: 'main' }).map((r) => ({
     dst: r.dst,
     prefix: r.prefix,
@@ -12,6 +19,10 @@ export function snapshotOf(ns: NetnsImpl, now: number, version: number): Snapsho
       n.via === undefined ? { dev: n.dev, weight: n.weight } : { dev: n.dev, via: n.via, weight: n.weight },
     ),
   }))
+  return { version, ns: ns.name, local: [...ns.local], routes, flows: [] }
+}
+
+function establishedFlows(ns: NetnsImpl, now: number): SnapFlow[] {
   const flows: SnapFlow[] = []
   for (const e of ns.conntrack.list(now)) {
     if ((e.status & (IPS_CONFIRMED | IPS_SEEN_REPLY)) !== (IPS_CONFIRMED | IPS_SEEN_REPLY)) continue
@@ -42,7 +53,7 @@ export function snapshotOf(ns: NetnsImpl, now: number, version: number): Snapsho
       toDport: o.sport,
     })
   }
-  return { version, ns: ns.name, local: [...ns.local], routes, flows }
+  return flows
 }
 
 /** Serializes a snapshot once into shared memory (workers decode it once per version). */

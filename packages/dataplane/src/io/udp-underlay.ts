@@ -7,6 +7,10 @@
  * Sends go out of one connected socket per peer (no per-datagram address lookup); node:dgram has
  * no sendmmsg, so batching sends per tick would save nothing (each datagram is one syscall).
  * This is the thin shell around node:dgram; the Host stays pure.
+ *
+ * Peers change at runtime: `setPeer` / `deletePeer` one at a time (host1's endpoint once known),
+ * `replacePeers` for the whole set the datastore says (a peer whose endpoint is unchanged keeps its
+ * connected socket). The node agent and host1's router both run on this class.
  */
 import { createSocket, type Socket } from 'node:dgram'
 import type { Underlay } from '../kernel/api.ts'
@@ -90,6 +94,12 @@ export class UdpUnderlay implements Underlay {
     return { address: a.address, port: a.port }
   }
 
+  /** `HOST:PORT` of the bound socket (the node's `calilab.dev/underlay` annotation). */
+  get address(): string {
+    const e = this.endpoint
+    return `${e.address}:${e.port}`
+  }
+
   /** Where the node with emulated IP `nodeIp` listens. */
   setPeer(nodeIp: number, ep: UdpEndpoint): void {
     const old = this.peers.get(nodeIp >>> 0)
@@ -117,6 +127,19 @@ export class UdpUnderlay implements Underlay {
     const p = this.peers.get(nodeIp >>> 0)
     this.peers.delete(nodeIp >>> 0)
     p?.conn?.close()
+  }
+
+  /** Makes the peer set exactly `all` (node IP -> endpoint): others are deleted, changed ones reconnected. */
+  replacePeers(all: ReadonlyMap<number, UdpEndpoint>): void {
+    const want = new Map<number, UdpEndpoint>()
+    for (const [k, v] of all) want.set(k >>> 0, v)
+    for (const k of [...this.peers.keys()]) if (!want.has(k)) this.deletePeer(k)
+    for (const [k, v] of want) this.setPeer(k, v)
+  }
+
+  /** The peers, by emulated node IP. */
+  peerList(): { nodeIp: number; address: string; port: number }[] {
+    return [...this.peers].map(([nodeIp, p]) => ({ nodeIp, address: p.address, port: p.port }))
   }
 
   send(nextHop: number, bytes: Uint8Array): void {

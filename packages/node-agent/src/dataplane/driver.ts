@@ -13,16 +13,21 @@ import {
   createHost,
   type Host,
   iptablesRestore,
+  LiveFastPath,
+  type LiveFastPathStats,
   type Netns,
   type RouteSpec,
   runIptables,
   tokenize,
+  type UdpEndpoint,
+  type UdpUnderlay,
 } from '@calilab/dataplane'
 import type { Clock, Logger, Rng } from '@calilab/kit'
 import type { KubeObject } from '@calilab/model'
 import { tryParseIPv4 } from '@calilab/model'
 import { renderKubeProxy } from '../core/kubeproxy/index.ts'
 import type { SyncerUpdate } from '../io/syncer/types.ts'
+import { bindUnderlay } from './bind-underlay.ts'
 import { type DesiredNet, type DesiredRoute, desiredNet, formatIp, type NetView } from './desired.ts'
 import {
   type PodNetInfo,
@@ -32,7 +37,6 @@ import {
   setupPodNetwork,
   teardownPodNetwork,
 } from './pod-network.ts'
-import { UdpUnderlay } from './underlay.ts'
 
 export const IPSET_ALL_POOLS = 'cali40all-ipam-pools'
 export const IPSET_MASQ_POOLS = 'cali40masq-ipam-pools'
@@ -72,12 +76,16 @@ export interface NodeDataplaneInit {
   routing?: 'static' | 'bgp'
   /** Program kube-proxy's rules (default true). */
   kubeProxy?: boolean
+  /** Established flows through the root namespace take the fast path (default true). */
+  fastPath?: boolean
 }
 
 export interface DataplaneStatus {
   node: string
   nodeIp: string
-  underlay?: { address: string; sent: number; received: number; noPeer: number }
+  underlay?: { address: string; sent: number; received: number; noPeer: number; sendErrors: number }
+  /** The live fast path's counters (absent when it is off). */
+  fastPath?: LiveFastPathStats
   peers: { nodeIp: string; endpoint: string }[]
   pods: PodNetInfo[]
   routes: string[]
@@ -101,7 +109,9 @@ function sameRoute(a: DesiredRoute, b: DesiredRoute): boolean {
 
 export class NodeDataplane implements PodNetwork {
   readonly host: Host
-  readonly underlay: UdpUnderlay | undefined
+  /** The underlay socket, once `start()` bound it (when configured). */
+  underlay: UdpUnderlay | undefined
+  readonly fastPath: LiveFastPath | undefined
   private readonly init: NodeDataplaneInit
   private readonly log: Logger
   private readonly view = {
@@ -116,7 +126,8 @@ export class NodeDataplane implements PodNetwork {
   private scheduled = false
   private readonly programmed = new Map<string, DesiredRoute>()
   private readonly pods = new Map<string, PodNetInfo>()
-  private readonly gatewayPeer = new Map<number, { host: string; port: number }>()
+  private readonly gatewayPeer = new Map<number, UdpEndpoint>()
+  private peers = new Map<number, UdpEndpoint>()
   private last: DesiredNet | undefined
   private kubeProxyLoads = 0
   private applies = 0
@@ -137,15 +148,9 @@ export class NodeDataplane implements PodNetwork {
       rng: init.rng,
       ...(gw !== undefined ? { gateway: gw } : {}),
     })
-    if (gw !== undefined && init.gateway?.endpoint) this.gatewayPeer.set(gw, init.gateway.endpoint)
-    this.underlay = init.underlay
-      ? new UdpUnderlay({
-          host: this.host,
-          bind: init.underlay.bind,
-          ...(init.underlay.port !== undefined ? { port: init.underlay.port } : {}),
-          log: this.log,
-        })
-      : undefined
+    if (gw !== undefined && init.gateway?.endpoint)
+      this.gatewayPeer.set(gw, { address: init.gateway.endpoint.host, port: init.gateway.endpoint.port })
+    this.fastPath = init.fastPath === false ? undefined : LiveFastPath.attach(this.host)
     this.host.root.sets.create(IPSET_ALL_POOLS, 'hash:net', {}, true)
     this.host.root.sets.create(IPSET_MASQ_POOLS, 'hash:net', {}, true)
     iptablesRestore(this.host.root.nf, NAT_OUTGOING_RESTORE, { noflush: true })
@@ -154,9 +159,13 @@ export class NodeDataplane implements PodNetwork {
 
   /** Binds the underlay socket (when configured) and programs the initial (empty) state. */
   async start(): Promise<void> {
-    if (this.underlay) {
-      await this.underlay.start()
-      this.underlay.setPeers(new Map(), this.gatewayPeer)
+    if (this.init.underlay && !this.underlay) {
+      this.underlay = await bindUnderlay(this.host, {
+        bind: this.init.underlay.bind,
+        ...(this.init.underlay.port !== undefined ? { port: this.init.underlay.port } : {}),
+        log: this.log,
+      })
+      this.syncPeers()
     }
     this.apply()
   }
@@ -165,8 +174,15 @@ export class NodeDataplane implements PodNetwork {
   setGatewayEndpoint(ep: { host: string; port: number }): void {
     const gw = this.init.gateway ? tryParseIPv4(this.init.gateway.ip) : undefined
     if (gw === undefined) return
-    this.gatewayPeer.set(gw, ep)
-    this.underlay?.setPeer(gw, ep)
+    this.gatewayPeer.set(gw, { address: ep.host, port: ep.port })
+    this.syncPeers()
+  }
+
+  /** Underlay peers: the nodes the datastore names, then the configured gateway (host1). */
+  private syncPeers(): void {
+    const all = new Map(this.peers)
+    for (const [k, v] of this.gatewayPeer) all.set(k, v)
+    this.underlay?.replacePeers(all)
   }
 
   /** `HOST:PORT` of the underlay socket (for the node's `calilab.dev/underlay` annotation). */
@@ -245,7 +261,8 @@ export class NodeDataplane implements PodNetwork {
     this.last = d
     try {
       if (cats.has('routes')) {
-        this.underlay?.setPeers(d.peers, this.gatewayPeer)
+        this.peers = new Map([...d.peers].map(([ip, e]) => [ip, { address: e.host, port: e.port }]))
+        this.syncPeers()
         this.applyTunnels(d)
         this.applyPoolSets(d)
         this.applyRoutes(d)
@@ -408,7 +425,7 @@ export class NodeDataplane implements PodNetwork {
     const s: DataplaneStatus = {
       node: this.init.nodeName,
       nodeIp: this.init.nodeIp,
-      peers: (u?.peerList() ?? []).map((p) => ({ nodeIp: formatIp(p.nodeIp), endpoint: `${p.host}:${p.port}` })),
+      peers: (u?.peerList() ?? []).map((p) => ({ nodeIp: formatIp(p.nodeIp), endpoint: `${p.address}:${p.port}` })),
       pods: [...this.pods.values()],
       routes: [...this.programmed.values()].map((r) => r.text).sort(),
       pools: { all: this.last?.allPools ?? [], masq: this.last?.masqPools ?? [] },
@@ -418,11 +435,14 @@ export class NodeDataplane implements PodNetwork {
       errors: this.errors,
     }
     if (u) s.underlay = { address: u.address, ...u.stats }
+    if (this.fastPath) s.fastPath = { ...this.fastPath.stats }
     return s
   }
 
   async close(): Promise<void> {
     this.closed = true
+    this.fastPath?.detach()
+    this.host.setUnderlay(undefined)
     await this.underlay?.close()
   }
 }

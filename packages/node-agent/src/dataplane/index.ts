@@ -1,3 +1,4 @@
+export { type BindUnderlayInit, bindUnderlay, parseEndpoint } from './bind-underlay.ts'
 export {
   type DesiredNet,
   type DesiredRoute,
@@ -24,4 +25,3 @@ export {
   setupPodNetwork,
   teardownPodNetwork,
 } from './pod-network.ts'
-export { UdpUnderlay, type UdpUnderlayInit, type UnderlayStats } from './underlay.ts'

@@ -82,6 +82,7 @@ export function runExecSession(ws: WebSocket, env: ToolEnv, req: ExecRequest, lo
   })
   const io: ToolIo = {
     stdout: (s) => send(CH_STDOUT, s),
+    stdoutBytes: (b) => send(CH_STDOUT, Buffer.from(b.buffer, b.byteOffset, b.byteLength)),
     stderr: (s) => send(req.tty ? CH_STDOUT : CH_STDERR, s),
     signal: ac.signal,
     ...(stdin ? { stdin } : {}),

@@ -13,13 +13,13 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { BgpRouter, type RouteSink, type RunningSpeaker, runSpeaker } from '@calilab/bgp-speaker'
-import { createHost, type Host, type Netns, type RouteSpec } from '@calilab/dataplane'
+import { createHost, type Host, LiveFastPath, type Netns, type RouteSpec, type UdpUnderlay } from '@calilab/dataplane'
 import { type Clock, createLogger, type Logger, type Rng, readyLine, systemClock, systemRng } from '@calilab/kit'
 import { type KubeObject, tryParseCidr, tryParseIPv4 } from '@calilab/model'
 import { createKubeClient } from '@calilab/proto'
 import { birdcTool } from '../bgp/node-bgp.ts'
+import { bindUnderlay, parseEndpoint } from '../dataplane/bind-underlay.ts'
 import { UNDERLAY_ANNOTATION } from '../dataplane/desired.ts'
-import { UdpUnderlay } from '../dataplane/underlay.ts'
 import { attachExecServer } from '../exec/server.ts'
 import { attachInternet, type Internet } from './internet.ts'
 
@@ -93,8 +93,9 @@ export async function startRouterHost(init: RouterHostInit): Promise<RunningRout
   const nodeIp = tryParseIPv4(init.ip)
   if (nodeIp === undefined) throw new Error(`router host: --ip ${init.ip} is not IPv4`)
   const host = createHost({ name: init.name, nodeIp, nodePrefix: 20, clock, rng })
-  const underlay = new UdpUnderlay({ host, bind: init.endpoint, port: init.underlayPort ?? 4789, log })
-  await underlay.start()
+  const underlay = await bindUnderlay(host, { bind: init.endpoint, port: init.underlayPort ?? 4789, log })
+  // host1 forwards between nodes and the internet: established flows take the fast path.
+  const fastPath = LiveFastPath.attach(host)
   const internet = attachInternet(host.root, clock)
 
   let speaker: RunningSpeaker | undefined
@@ -117,8 +118,8 @@ export async function startRouterHost(init: RouterHostInit): Promise<RunningRout
       for (const n of list.items) {
         const a = n.metadata.annotations ?? {}
         const ip = tryParseIPv4((a['projectcalico.org/IPv4Address'] ?? '').split('/')[0] ?? '')
-        const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(a[UNDERLAY_ANNOTATION] ?? '')
-        if (ip !== undefined && m) underlay.setPeer(ip, { host: m[1] as string, port: Number(m[2]) })
+        const ep = parseEndpoint(a[UNDERLAY_ANNOTATION] ?? '')
+        if (ip !== undefined && ep) underlay.setPeer(ip, ep)
       }
     } catch (err) {
       log.debug({ err }, 'node list failed')
@@ -172,6 +173,7 @@ export async function startRouterHost(init: RouterHostInit): Promise<RunningRout
       kc?.close()
       internet.close()
       await speaker?.close()
+      fastPath.detach()
       await underlay.close()
     },
   }

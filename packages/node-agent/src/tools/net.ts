@@ -1,10 +1,8 @@
-/** Commands that read the kernel's tables: ip, iptables(-save), ipset, conntrack, tcpdump. */
+/** Commands that read the kernel's tables: ip, iptables(-save), ipset, conntrack (tcpdump: tcpdump.ts). */
 
 import {
-  compileFilter,
   conntrackSummary,
   formatConntrack,
-  formatPacket,
   NetfilterError,
   runIpset,
   runIptables,
@@ -78,65 +76,5 @@ export const conntrack: Tool = async (argv, env, io) => {
   }
   io.stdout(text)
   io.stderr(conntrackSummary(n))
-  return 0
-}
-
-export const tcpdump: Tool = async (argv, env, io) => {
-  const ns = needNetns('tcpdump', env, io)
-  if (!ns) return 1
-  let dev = 'eth0'
-  let count = Infinity
-  const filter: string[] = []
-  const a = argv.slice(1)
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as string
-    if (x === '-i') dev = a[++i] ?? dev
-    else if (x === '-c') count = Number(a[++i])
-    else if (/^-[nvlqtSe]*i$/.test(x)) dev = a[++i] ?? dev
-    else if (/^-[nvlqtSe]*i.+/.test(x)) dev = x.replace(/^-[nvlqtSe]*i/, '')
-    else if (x.startsWith('-')) continue
-    else filter.push(x)
-  }
-  const expr = filter.join(' ')
-  if (expr) {
-    const f = compileFilter(expr)
-    if (!f.ok) {
-      io.stderr(`tcpdump: ${f.message}\n`)
-      return 1
-    }
-  }
-  if (dev !== 'any' && !ns.link(dev)) {
-    io.stderr(`tcpdump: ${dev}: No such device exists\n(SIOCGIFHWADDR: No such device)\n`)
-    return 1
-  }
-  const linkType = dev === 'any' ? 'LINUX_SLL (Linux cooked v1)' : 'EN10MB (Ethernet)'
-  io.stderr(
-    `tcpdump: verbose output suppressed, use -v or -vv for full protocol decode\nlistening on ${dev}, link-type ${linkType}, capture size 262144 bytes\n`,
-  )
-  let seen = 0
-  await new Promise<void>((resolve) => {
-    const tap = ns.tap(
-      dev,
-      (pkt, timeMs) => {
-        if (seen >= count) return
-        seen++
-        io.stdout(`${formatPacket(pkt, timeMs)}\n`)
-        if (seen >= count) {
-          tap.close()
-          resolve()
-        }
-      },
-      expr ? { filter: expr } : {},
-    )
-    io.signal.addEventListener(
-      'abort',
-      () => {
-        tap.close()
-        resolve()
-      },
-      { once: true },
-    )
-  })
-  io.stderr(`\n${seen} packets captured\n${seen} packets received by filter\n0 packets dropped by kernel\n`)
   return 0
 }

@@ -10,8 +10,9 @@ import { Channel, lines } from './channel.ts'
 import { curl } from './curl.ts'
 import { dig } from './dig.ts'
 import { nc } from './nc.ts'
-import { conntrack, ip, ipset, iptables, iptablesSave, tcpdump } from './net.ts'
+import { conntrack, ip, ipset, iptables, iptablesSave } from './net.ts'
 import { ping } from './ping.ts'
+import { tcpdump } from './tcpdump.ts'
 import type { Tool, ToolEnv, ToolIo } from './types.ts'
 import { parseCommandLine, splitList } from './words.ts'
 
@@ -130,6 +131,7 @@ async function runPipeline(cmds: string[][], env: ToolEnv, io: ToolIo): Promise<
     const out = last ? undefined : new Channel()
     const sub: ToolIo = {
       stdout: out ? (s) => out.push(s) : io.stdout,
+      ...(!out && io.stdoutBytes ? { stdoutBytes: io.stdoutBytes } : {}),
       stderr: io.stderr,
       signal: io.signal,
       ...(input ? { stdin: input } : {}),

@@ -9,6 +9,8 @@ import type { Clock } from '@calilab/kit'
 
 export interface ToolIo {
   stdout(s: string): void
+  /** Binary stdout (`tcpdump -w -`), where the channel carries bytes (exec sessions); else absent. */
+  stdoutBytes?(b: Uint8Array): void
   stderr(s: string): void
   /** Lines or bytes typed at the command (pipes feed the previous command's output here). */
   stdin?: AsyncIterable<string>
