@@ -130,6 +130,11 @@ export function isolatedTopology(base: Topology, seed = process.pid + Date.now()
   return t
 }
 
+/**
+ * `calilab up --detach` through the CLI's bin, so the processes start the way users get them: the
+ * supervisor runs them from the process bundle (built or reused first), and `cli()` runs the
+ * bundled CLI while the bundle is fresh. `CALILAB_TSX=1` in the environment runs all under tsx.
+ */
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const ownHome = opts.home === undefined
   const home = opts.home ?? tempDir('calilab-cluster-')

@@ -65,10 +65,21 @@ function forwardOf(cmd: Command): string[] {
   return out
 }
 
-async function loadEntry<T>(pkg: string, name: string): Promise<T> {
+/**
+ * The packages a `run` may start, each behind a literal `import()` so a bundler sees (and splits)
+ * them: a node process loads the node agent, not the API server.
+ */
+const ENTRIES = {
+  '@calilab/apiserver': () => import('@calilab/apiserver'),
+  '@calilab/typha': () => import('@calilab/typha'),
+  '@calilab/bgp-speaker': () => import('@calilab/bgp-speaker'),
+  '@calilab/node-agent': () => import('@calilab/node-agent'),
+} as const
+
+async function loadEntry<T>(pkg: keyof typeof ENTRIES, name: string): Promise<T> {
   let mod: Record<string, unknown>
   try {
-    mod = (await import(pkg)) as Record<string, unknown>
+    mod = (await ENTRIES[pkg]()) as Record<string, unknown>
   } catch (e) {
     throw new CliError(`cannot load ${pkg}: ${(e as Error).message}`)
   }

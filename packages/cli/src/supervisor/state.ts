@@ -32,6 +32,8 @@ export interface SupervisorState {
   phase: 'starting' | 'ready' | 'failed' | 'stopping'
   error?: string
   apiserver?: { url: string; host: string; port: number }
+  /** How the children are started: from the process bundle (its calilab-run.mjs) or under tsx. */
+  launch?: { mode: 'bundle' | 'tsx'; script: string }
   nodes: string[]
   processes: ProcessState[]
   events: SupervisorEvent[]

@@ -1,17 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { parseReadyLine, READY_PREFIX } from '@calilab/kit'
 import type { Topology } from '@calilab/model'
 import type { HomePaths } from '../home.ts'
 import { sleep } from '../io.ts'
 import { createKubeClient, type KubeClient } from '../kube.ts'
 import { installAddons, installOperator } from './install.ts'
+import { Launcher, type LaunchMode, launchModeFromEnv } from './launcher.ts'
+import { CLI_BIN } from './paths.ts'
 import { apiserverSpec, dependentSpecs, type ProcSpec, typhaSpec } from './specs.ts'
 import { type EventKind, kubeconfigText, type ProcessState, type SupervisorState, writeState } from './state.ts'
 
-export const CLI_BIN = fileURLToPath(new URL('../../bin/calilab.js', import.meta.url))
+export { CLI_BIN }
 
 export interface SupervisorInit {
   paths: HomePaths
@@ -21,6 +22,8 @@ export interface SupervisorInit {
   /** Called for each progress line (`apiserver ready (127.0.0.1:6443)`); `step` marks progress. */
   onEvent?: (msg: string, kind: EventKind) => void
   readyTimeoutMs?: number
+  /** `tsx` runs the children through bin/calilab.js under tsx; default from `CALILAB_TSX`, else the bundle. */
+  launch?: LaunchMode
 }
 
 interface Supervised {
@@ -78,6 +81,7 @@ export class Supervisor {
   private apiUrl = ''
   private typhaAddrs: string[] = []
   private client: KubeClient | undefined
+  private readonly launcher: Launcher
 
   constructor(init: SupervisorInit) {
     this.init = init
@@ -91,6 +95,9 @@ export class Supervisor {
       processes: [],
       events: [],
     }
+    this.launcher = new Launcher(init.launch ?? launchModeFromEnv(process.env), (msg, warn) =>
+      this.event(msg, warn ? 'warn' : 'info'),
+    )
   }
 
   private save(): void {
@@ -110,6 +117,10 @@ export class Supervisor {
     const { paths } = this.init
     for (const d of [paths.data, paths.logs, paths.run]) mkdirSync(d, { recursive: true })
     this.save()
+    // Before the ready timeout starts: a cold build takes a second or two.
+    const launch = await this.launcher.resolve()
+    this.state.launch = { mode: launch.mode, script: launch.script }
+    this.event(this.launcher.describe(), 'info')
     const timeout = this.init.readyTimeoutMs ?? 60_000
     const deadline = Date.now() + timeout
     let timer: NodeJS.Timeout | undefined
@@ -215,7 +226,12 @@ export class Supervisor {
   private launch(p: Supervised, timeoutMs: number): Promise<Record<string, unknown>> {
     const fd = openSync(p.spec.logFile, 'a')
     const offset = fstatSync(fd).size
-    const args = [CLI_BIN, 'run', p.spec.component, ...p.spec.args({ api: this.apiUrl, typha: this.typhaAddrs })]
+    const args = [
+      this.launcher.launch.script,
+      'run',
+      p.spec.component,
+      ...p.spec.args({ api: this.apiUrl, typha: this.typhaAddrs }),
+    ]
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', fd, fd],
       detached: true,
@@ -306,8 +322,11 @@ export class Supervisor {
       )
       const waiter = p.readyWait
       p.readyWait = undefined
-      p.restartTimer = setTimeout(() => {
+      p.restartTimer = setTimeout(async () => {
         p.restartTimer = undefined
+        // The sources as they are now (rebuilt when stale), as a restart under tsx would run them.
+        const l = await this.launcher.resolve(true)
+        this.state.launch = { mode: l.mode, script: l.script }
         if (this.stopping) return
         const again = this.launch(p, 60_000)
         if (waiter) again.then(waiter.resolve, waiter.reject)
