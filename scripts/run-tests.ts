@@ -3,10 +3,15 @@
  * ends with the summary line CI reads: `N passed, N failed`.
  * Usage: tsx scripts/run-tests.ts [tap args / test files]
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 
 const args = process.argv.slice(2)
+// The clusters the e2e files start run from the process bundle: build it once here, rather than
+// in every test file at once (each would find it stale and build its own copy).
+const bundled = spawnSync(process.execPath, ['packages/cli/bin/bundle.js'], { stdio: ['ignore', 'inherit', 'inherit'] })
+if (bundled.status !== 0)
+  process.stderr.write('process bundle: not built; the clusters will build it or run under tsx\n')
 const child = spawn('npx', ['tap', '--reporter=tap', '--no-color', ...args], {
   stdio: ['ignore', 'pipe', 'inherit'],
   env: { ...process.env, FORCE_COLOR: '0' },
