@@ -1,9 +1,11 @@
 /**
  * Felix's policy dataplane manager for one node (CONVENTIONS §5): `onUpdates` records the
  * syncer's changes in the state builder and marks the manager dirty; `apply()`, driven by a short
- * debounce, renders the node, diffs against what it programmed last, and writes the delta into
- * the node's netns: IP set creations and additions first, then `iptables-restore --noflush`, then
- * IP set removals. Nothing is programmed (and nothing swept) before the syncer is in sync.
+ * debounce, hands the changed entries to the incremental renderer, which re-renders only the
+ * chains and IP sets they touch, and writes that delta into the node's netns: IP set creations
+ * and additions first, then `iptables-restore --noflush` of the changed chains, then IP set
+ * removals. The first apply (and the one after a failure) renders the whole node from scratch
+ * instead. Nothing is programmed (and nothing swept) before the syncer is in sync.
  *
  * Felix's hook rules (FORWARD/INPUT/OUTPUT → cali-*, raw/mangle PREROUTING → cali-PREROUTING) are
  * part of the rendering and are inserted/deleted rule by rule, so kube-proxy's KUBE-* rules in the
@@ -23,18 +25,22 @@ import type { Clock, Logger, Timer } from '@calilab/kit'
 import {
   DEFAULT_RENDER_CONFIG,
   diffRenderings,
+  IncrementalRenderer,
   isEmptyDiff,
   KERNEL_CHAINS,
   type NodeRendering,
   type PolicyRenderConfig,
   RENDERED_TABLES,
+  type RenderingDiff,
   renderNode,
+  toIpsetRestore,
   toIpsetRestoreDelta,
+  toIptablesRestore,
   toIptablesRestoreDelta,
   touchedChains,
 } from '../core/policy/index.ts'
 import type { SyncerUpdate } from '../io/syncer/types.ts'
-import { PolicyStateBuilder } from './state-builder.ts'
+import { PolicyStateBuilder, type PolicyStateChanges } from './state-builder.ts'
 import { type ChainNameTable, chainNameTable } from './trace.ts'
 
 export interface PolicyManagerInit {
@@ -51,6 +57,11 @@ export interface PolicyManagerInit {
   renderConfig?: PolicyRenderConfig
   /** Wall time for apply durations (default performance.now). */
   now?: () => number
+  /**
+   * After every incremental apply, also render the node in full and compare (tests; costs a full
+   * render). A difference is counted in `status().mismatches`, logged, and healed by a resync.
+   */
+  verify?: boolean
 }
 
 export interface PolicyManagerStatus {
@@ -68,6 +79,10 @@ export interface PolicyManagerStatus {
   lastApplyMs: number
   totalApplyMs: number
   swept: number
+  /** Applies whose full apply was a full render (startup, after a failure or a mismatch). */
+  fullRenders: number
+  /** `verify`: incremental renderings that differed from the full one. */
+  mismatches: number
   conversionErrors: { key: string; message: string }[]
 }
 
@@ -77,6 +92,8 @@ export interface ApplyResult {
   ipsetsChanged: number
   ms: number
   swept: number
+  /** A full render (startup/resync) rather than an incremental one. */
+  full: boolean
 }
 
 export interface PolicyManager {
@@ -145,6 +162,19 @@ function sweepAfter(nf: Netfilter, sets: IpSetStore, next: NodeRendering): numbe
   return n
 }
 
+/** Feeds the builder's changes to the renderer (the order does not matter: flush() renders from its indexes). */
+function feed(r: IncrementalRenderer, c: PolicyStateChanges): void {
+  for (const [id, p] of c.profiles) r.setProfile(id, p)
+  for (const [id, e] of c.endpoints) r.setEndpoint(id, e)
+  for (const [id, s] of c.networkSets) r.setNetworkSet(id, s)
+  for (const [id, p] of c.policies) r.setPolicy(id, p)
+}
+
+/** Renderings as comparable text (verify mode). */
+function renderingText(r: NodeRendering): string {
+  return toIptablesRestore(r) + toIpsetRestore(r)
+}
+
 /** Felix's rules as the kernel holds them (iptables -S text of the rendered tables), for tests and status. */
 export function felixRulesText(nf: Netfilter): string {
   let s = ''
@@ -169,7 +199,9 @@ export function startPolicyManager(init: PolicyManagerInit): PolicyManager {
   let inSync = false
   let dirty = false
   let closed = false
-  let programmed: NodeRendering | undefined
+  const renderer = new IncrementalRenderer(init.nodeName, cfg)
+  /** The renderer holds what the kernel has (after a successful apply). */
+  let programmed = false
   /** Sweep before the next apply (first apply, or after a failure left the dataplane unknown). */
   let needSweep = true
   let timer: Timer | undefined
@@ -182,6 +214,8 @@ export function startPolicyManager(init: PolicyManagerInit): PolicyManager {
     lastApplyMs: 0,
     totalApplyMs: 0,
     swept: 0,
+    fullRenders: 0,
+    mismatches: 0,
   }
 
   const schedule = (ms: number) => {
@@ -198,30 +232,51 @@ export function startPolicyManager(init: PolicyManagerInit): PolicyManager {
     dirty = false
     let swept = 0
     try {
-      const next = renderNode(builder.state(), init.nodeName, cfg)
-      if (needSweep) {
+      const full = needSweep
+      let diff: RenderingDiff
+      let prev: NodeRendering | undefined
+      let next: NodeRendering | undefined
+      if (full) {
+        // Startup / resync: everything from scratch, against a swept kernel.
+        programmed = false
+        builder.discardChanges()
+        next = renderer.reset(builder.state(), builder.endpointKeys())
         swept += sweepBefore(nf)
-        programmed = undefined
+        diff = diffRenderings(undefined, next)
+      } else {
+        feed(renderer, builder.takeChanges())
+        const d = renderer.flush()
+        diff = d.diff
+        prev = d.prev
       }
-      const diff = diffRenderings(programmed, next)
       const touched = touchedChains(diff)
       const ipsetsChanged =
         diff.ipsets.creates.length + diff.ipsets.adds.size + diff.ipsets.dels.size + diff.ipsets.removes.length
       if (!isEmptyDiff(diff)) {
-        const ipt = toIptablesRestoreDelta(programmed, diff)
+        const ipt = toIptablesRestoreDelta(prev, diff)
         const ips = toIpsetRestoreDelta(diff)
         // IP sets the new rules use exist before the rules; removed sets go after them.
         if (ips.before) ipsetRestore(sets, ips.before)
         if (ipt) iptablesRestore(nf, ipt, { noflush: true })
-        programmed = next
         if (ips.after) ipsetRestore(sets, ips.after)
       }
-      programmed = next
-      if (needSweep) {
+      programmed = true
+      if (next) {
         swept += sweepAfter(nf, sets, next)
         needSweep = false
+        st.fullRenders++
       }
       const ms = now() - t0
+      if (init.verify && !full) {
+        const want = renderingText(renderNode(builder.state(), init.nodeName, cfg))
+        if (renderingText(renderer.rendering()) !== want) {
+          st.mismatches++
+          needSweep = true
+          dirty = true
+          log.error({}, 'incremental rendering differs from the full one; resyncing')
+          schedule(0)
+        }
+      }
       st.applies++
       st.lastApplyMs = ms
       st.totalApplyMs += ms
@@ -231,12 +286,12 @@ export function startPolicyManager(init: PolicyManagerInit): PolicyManager {
         st.touchedTotal += touched.length
         log.debug({ chains: touched.length, ipsets: ipsetsChanged, ms, swept }, 'policy applied')
       }
-      return { touched, ipsetsChanged, ms, swept }
+      return { touched, ipsetsChanged, ms, swept, full }
     } catch (e) {
       st.failures++
       dirty = true
       needSweep = true
-      programmed = undefined
+      programmed = false
       log.warn({ err: e }, 'policy apply failed; will resync the dataplane')
       schedule(retryMs)
       return undefined
@@ -261,19 +316,18 @@ export function startPolicyManager(init: PolicyManagerInit): PolicyManager {
     },
     apply,
     status() {
-      let chains = 0
-      if (programmed) for (const t of RENDERED_TABLES) chains += programmed.tables[t].size
+      const size = programmed ? renderer.size() : { chains: 0, ipsets: 0 }
       return {
         node: init.nodeName,
         inSync,
         dirty,
         ...st,
-        renderedChains: chains,
-        ipsets: programmed?.ipsets.size ?? 0,
+        renderedChains: size.chains,
+        ipsets: size.ipsets,
         conversionErrors: builder.conversionErrors(),
       }
     },
-    rendering: () => programmed,
+    rendering: () => (programmed ? renderer.rendering() : undefined),
     names() {
       const s = builder.state()
       if (nameCache?.state !== s) nameCache = { state: s, table: chainNameTable(s, init.nodeName) }

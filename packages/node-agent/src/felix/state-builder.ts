@@ -78,6 +78,21 @@ export interface ConversionError {
 
 type Kind = 'policy' | 'profile' | 'endpoint' | 'networkset'
 
+/**
+ * Converted entries that changed since the last `takeChanges()` (undefined: gone); what the
+ * incremental renderer is fed. Several updates of one key in between fold into one entry.
+ * Policies, profiles and network sets by id; endpoints by store key, since workload endpoint
+ * names repeat across namespaces (`node1-k8s-web-eth0` in two namespaces).
+ */
+export interface PolicyStateChanges {
+  policies: Map<string, FelixPolicy | undefined>
+  profiles: Map<string, FelixProfile | undefined>
+  endpoints: Map<string, PolicyEndpoint | undefined>
+  networkSets: Map<string, FelixNetworkSet | undefined>
+}
+
+type Entry = FelixPolicy | FelixProfile | PolicyEndpoint | FelixNetworkSet
+
 function failClosedPolicy(id: string, ns: string | undefined, types: readonly string[] | undefined): FelixPolicy {
   const ingress = types === undefined || types.includes('Ingress')
   const egress = types?.includes('Egress') === true
@@ -96,6 +111,13 @@ function failClosedPolicy(id: string, ns: string | undefined, types: readonly st
   }
 }
 
+const CHANGE_FIELD = {
+  policy: 'policies',
+  profile: 'profiles',
+  endpoint: 'endpoints',
+  networkset: 'networkSets',
+} as const satisfies Record<Kind, keyof PolicyStateChanges>
+
 interface ProfileObj extends KubeObject {
   spec?: { ingress?: Rule[]; egress?: Rule[]; labelsToApply?: Record<string, string> }
 }
@@ -108,7 +130,11 @@ export class PolicyStateBuilder {
   private readonly networkSets = new Map<string, FelixNetworkSet>()
   private readonly workloads = new Map<string, LocalWorkload>()
   private readonly errors = new Map<string, ConversionError>()
+  /** key → its entry before the first update since the last takeChanges(). */
+  private readonly journal = new Map<string, { kind: Kind; before: Entry | undefined }>()
+  private readonly defaultAllow = defaultAllowProfile()
   private cached: PolicyState | undefined
+  private cachedKeys: string[] = []
 
   constructor(nodeName: string) {
     this.nodeName = nodeName
@@ -123,6 +149,7 @@ export class PolicyStateBuilder {
     this.cached = undefined
     this.errors.delete(u.key)
     const map = this.mapOf(kind)
+    if (!this.journal.has(u.key)) this.journal.set(u.key, { kind, before: map.get(u.key) as Entry | undefined })
     if (u.value === null) {
       map.delete(u.key)
       this.workloads.delete(u.key)
@@ -158,7 +185,7 @@ export class PolicyStateBuilder {
   state(): PolicyState {
     if (!this.cached) {
       const profiles = new Map<string, FelixProfile>()
-      profiles.set(DEFAULT_ALLOW_PROFILE, defaultAllowProfile())
+      profiles.set(DEFAULT_ALLOW_PROFILE, this.defaultAllow)
       for (const p of this.profiles.values()) profiles.set(p.id, p)
       this.cached = {
         policies: [...this.policies.values()],
@@ -166,8 +193,47 @@ export class PolicyStateBuilder {
         endpoints: [...this.endpoints.values()],
         networkSets: [...this.networkSets.values()],
       }
+      this.cachedKeys = [...this.endpoints.keys()]
     }
     return this.cached
+  }
+
+  /** The store key of each of `state().endpoints`, in the same order. */
+  endpointKeys(): readonly string[] {
+    this.state()
+    return this.cachedKeys
+  }
+
+  /** What changed since the last call (or `discardChanges()`), as the state() entries by id. */
+  takeChanges(): PolicyStateChanges {
+    const out: PolicyStateChanges = {
+      policies: new Map(),
+      profiles: new Map(),
+      endpoints: new Map(),
+      networkSets: new Map(),
+    }
+    for (const [key, { kind, before }] of this.journal) {
+      const after = this.mapOf(kind).get(key) as Entry | undefined
+      if (before === after) continue
+      if (kind === 'endpoint') {
+        out.endpoints.set(key, after as PolicyEndpoint | undefined)
+        continue
+      }
+      const m = out[CHANGE_FIELD[kind]] as Map<string, Entry | undefined>
+      // Ids are unique across keys in practice; should two keys share one, an upsert wins over a removal.
+      if (before && (!after || before.id !== after.id) && !m.has(before.id)) m.set(before.id, undefined)
+      if (after) m.set(after.id, after)
+    }
+    this.journal.clear()
+    // The built-in profile comes back when a Profile object of that name goes.
+    if (out.profiles.has(DEFAULT_ALLOW_PROFILE) && out.profiles.get(DEFAULT_ALLOW_PROFILE) === undefined)
+      out.profiles.set(DEFAULT_ALLOW_PROFILE, this.defaultAllow)
+    return out
+  }
+
+  /** Forgets pending changes (the caller is about to render state() in full). */
+  discardChanges(): void {
+    this.journal.clear()
   }
 
   /** Workload endpoints on this node. */
