@@ -17,6 +17,9 @@ export interface TyphaMetrics {
   clientLagRevisions: Histogram<'syncer'>
   maxClientLagRevisions: Gauge<'syncer'>
   disconnectsTotal: Counter<'reason'>
+  socketWritesTotal: Counter<'syncer'>
+  snapshotEncodeSeconds: Gauge<'syncer'>
+  snapshotReusesTotal: Counter<'syncer'>
 }
 
 export function createTyphaMetrics(registry: Registry): TyphaMetrics {
@@ -105,6 +108,24 @@ export function createTyphaMetrics(registry: Registry): TyphaMetrics {
       name: 'calilab_typha_disconnects_total',
       help: 'Clients disconnected, by reason (lag-bytes and lag-revisions are the slow-client cuts)',
       labelNames: ['reason'],
+      registers: r,
+    }),
+    socketWritesTotal: new Counter({
+      name: 'calilab_typha_socket_writes_total',
+      help: 'Coalesced socket writes: every frame queued for a client within one tick goes out in one writev',
+      labelNames: ['syncer'],
+      registers: r,
+    }),
+    snapshotEncodeSeconds: new Gauge({
+      name: 'calilab_typha_snapshot_encode_seconds',
+      help: 'Time the newest snapshot took to encode (once, whatever the number of clients it serves)',
+      labelNames: ['syncer'],
+      registers: r,
+    }),
+    snapshotReusesTotal: new Counter({
+      name: 'calilab_typha_snapshot_reuses_total',
+      help: 'Snapshots served from already-encoded frames (plus the delta frames since) instead of a new encode',
+      labelNames: ['syncer'],
       registers: r,
     }),
   }

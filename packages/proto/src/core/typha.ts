@@ -255,3 +255,82 @@ export function parseTyphaServerMessage(raw: unknown): TyphaServerMessage | Prot
       return unknownType('server', x.type)
   }
 }
+
+// ---- reading a frame's header without decoding its body ---------------------------------------
+
+/** What `peekTyphaFrame` reads: the message type and, where it has one, its revision. */
+export interface TyphaFrameHeader {
+  type: string
+  revision: number | undefined
+}
+
+/**
+ * Read `type` and `revision` from a server frame's payload without decoding the rest (the kvs or
+ * updates): for readers that relay or count frames. The server writes every message as a map
+ * whose first key is `type` and, for snapshot / in-sync / deltas, whose second key is `revision`
+ * (the order in which the message objects are built). Returns undefined when the payload does not
+ * start that way (the caller then decodes it in full); never throws.
+ */
+export function peekTyphaFrame(p: Uint8Array): TyphaFrameHeader | undefined {
+  const b0 = p[0]
+  let at: number
+  if (b0 === undefined) return undefined
+  if (b0 >= 0x81 && b0 <= 0x8f) at = 1
+  else if (b0 === 0xde) at = 3
+  else return undefined
+  const k = readShortStr(p, at)
+  if (k?.s !== 'type') return undefined
+  const t = readShortStr(p, k.next)
+  if (!t) return undefined
+  const r = readShortStr(p, t.next)
+  if (r?.s !== 'revision') return { type: t.s, revision: undefined }
+  return { type: t.s, revision: readUint(p, r.next) }
+}
+
+/** A fixstr or str8 of ASCII at `at` (what the protocol's keys and types are). */
+function readShortStr(p: Uint8Array, at: number): { s: string; next: number } | undefined {
+  const b = p[at]
+  if (b === undefined) return undefined
+  let len: number
+  let start: number
+  if (b >= 0xa0 && b <= 0xbf) {
+    len = b - 0xa0
+    start = at + 1
+  } else if (b === 0xd9) {
+    len = p[at + 1] ?? -1
+    start = at + 2
+  } else return undefined
+  if (len < 0 || start + len > p.length) return undefined
+  let s = ''
+  for (let i = start; i < start + len; i++) s += String.fromCharCode(p[i] as number)
+  return { s, next: start + len }
+}
+
+/** A non-negative integer (positive fixint, uint8/16/32/64 or an integral float64) at `at`. */
+function readUint(p: Uint8Array, at: number): number | undefined {
+  const b = p[at]
+  if (b === undefined) return undefined
+  if (b <= 0x7f) return b
+  const view = new DataView(p.buffer, p.byteOffset, p.byteLength)
+  const need = (n: number) => at + 1 + n <= p.length
+  switch (b) {
+    case 0xcc:
+      return need(1) ? view.getUint8(at + 1) : undefined
+    case 0xcd:
+      return need(2) ? view.getUint16(at + 1) : undefined
+    case 0xce:
+      return need(4) ? view.getUint32(at + 1) : undefined
+    case 0xcf: {
+      if (!need(8)) return undefined
+      const v = Number(view.getBigUint64(at + 1))
+      return Number.isSafeInteger(v) ? v : undefined
+    }
+    case 0xcb: {
+      if (!need(8)) return undefined
+      const v = view.getFloat64(at + 1)
+      return Number.isSafeInteger(v) && v >= 0 ? v : undefined
+    }
+    default:
+      return undefined
+  }
+}

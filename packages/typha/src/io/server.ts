@@ -4,6 +4,7 @@ import tls from 'node:tls'
 import { type Clock, type Logger, systemClock, type Timer } from '@calilab/kit'
 import {
   encodeFrame,
+  encodeRecordsFrame,
   Framer,
   type InternalStreamHandler,
   type InternalStreamState,
@@ -22,6 +23,7 @@ import {
 } from '@calilab/proto'
 import { RevisionedCache, snapshotChunks } from '../core/cache.ts'
 import { SendLedger } from '../core/send-ledger.ts'
+import { type SnapshotFrames, SnapshotStore } from '../core/snapshot-store.ts'
 import type { TyphaMetrics } from '../metrics.ts'
 
 /** Something that feeds the cache: in production connectInternalStream to the API server. */
@@ -57,6 +59,13 @@ export interface TyphaServerInit {
   maxClientFrameBytes?: number
   /** Coalesce upstream batches arriving within one turn into one delta frame (default true). */
   coalesce?: boolean
+  /**
+   * How long encoded snapshot frames are reused for new clients while the cache moves on (they
+   * get the snapshot, then the delta frames flushed since it; Calico: BinarySnapshotTimeout, 1 s).
+   */
+  snapshotMaxAgeMs?: number
+  /** Delta bytes a reused snapshot may trail before it is encoded afresh (default 4 MiB). */
+  snapshotMaxTailBytes?: number
 }
 
 export type DisconnectReason =
@@ -109,13 +118,8 @@ interface Conn {
   /** Offset (in ledger bytes) where the snapshot + in-sync end; 0 once flushed. */
   snapshotEnd: number
   handshakeTimer: Timer | undefined
-}
-
-interface SnapshotFrames {
-  revision: number
-  frames: Buffer[]
-  bytes: number
-  updates: number
+  /** Corked for the rest of this tick: every frame written until then leaves in one writev. */
+  corked: boolean
 }
 
 const DEFAULTS = {
@@ -125,7 +129,15 @@ const DEFAULTS = {
   pongTimeoutMs: 60_000,
   handshakeTimeoutMs: 10_000,
   maxClientFrameBytes: 64 * 1024,
+  snapshotMaxAgeMs: 1000,
+  snapshotMaxTailBytes: 4 * 1024 * 1024,
 }
+
+/**
+ * Frames with at least this many updates are written as self-contained msgpackr records (about
+ * half the bytes and a faster decode for many same-shaped objects; see proto's encodeFrame).
+ */
+const RECORDS_MIN = 100
 
 /** Start a Typha: one upstream watch, a revisioned cache, TCP (or mutual TLS) fan-out. */
 export async function startTyphaServer(init: TyphaServerInit): Promise<TyphaServer> {
@@ -152,7 +164,7 @@ class Server implements TyphaServer {
   private readonly srv: net.Server
   private readonly conns = new Set<Conn>()
   private readonly sockets = new Set<net.Socket>()
-  private readonly snapshots = new Map<SyncerType, SnapshotFrames>()
+  private readonly snapshots: SnapshotStore
   private upstream: { close(): void } | undefined
   private synced = false
   private nextId = 1
@@ -161,6 +173,8 @@ class Server implements TyphaServer {
   private tick: Timer | undefined
   private lastPing = 0
   private closed = false
+  /** Clients corked in this tick, uncorked together on the next process tick. */
+  private corkedConns: Conn[] = []
 
   constructor(init: TyphaServerInit) {
     this.init = init
@@ -175,6 +189,10 @@ class Server implements TyphaServer {
     this.pongTimeoutMs = init.pongTimeoutMs ?? DEFAULTS.pongTimeoutMs
     this.handshakeTimeoutMs = init.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs
     this.chunk = init.snapshotChunk ?? TYPHA_SNAPSHOT_CHUNK
+    this.snapshots = new SnapshotStore({
+      maxAgeMs: init.snapshotMaxAgeMs ?? DEFAULTS.snapshotMaxAgeMs,
+      maxTailBytes: init.snapshotMaxTailBytes ?? DEFAULTS.snapshotMaxTailBytes,
+    })
     if (init.tls) {
       const t = init.tls
       this.srv = tls.createServer({ cert: t.cert, key: t.key, ca: t.ca, requestCert: true, rejectUnauthorized: true })
@@ -277,7 +295,6 @@ class Server implements TyphaServer {
 
   private enqueue(updates: TyphaUpdate[]): void {
     for (const u of updates) this.pending.push(u)
-    for (const t of SYNCER_TYPES) this.snapshots.delete(t)
     if (this.init.coalesce === false || this.pending.length >= 1000) {
       this.flush()
       return
@@ -300,30 +317,37 @@ class Server implements TyphaServer {
     for (const t of SYNCER_TYPES) {
       const mine = updates.filter((u) => syncerWants(t, u.key))
       if (mine.length === 0) continue
-      const frame = this.encode({ type: 'deltas', revision, updates: mine }, 'deltas')
+      const frame = this.encode({ type: 'deltas', revision, updates: mine }, 'deltas', mine.length >= RECORDS_MIN)
       this.m?.deltaUpdatesTotal.inc({ syncer: t }, mine.length)
       this.m?.deltaFramesTotal.inc({ syncer: t })
+      this.snapshots.appendTail(t, frame, revision)
       for (const c of this.conns) if (c.state === 'live' && c.syncer === t) this.write(c, frame, revision)
     }
   }
 
-  private encode(msg: TyphaServerMessage, kind: string): Buffer {
+  private encode(msg: TyphaServerMessage, kind: string, records = false): Buffer {
     this.m?.encodesTotal.inc({ kind })
-    return encodeFrame(msg)
+    return records ? encodeRecordsFrame(msg) : encodeFrame(msg)
   }
 
   private snapshotFor(t: SyncerType): SnapshotFrames {
-    const cached = this.snapshots.get(t)
-    if (cached && cached.revision === this.cache.revision) return cached
+    const now = this.clock.monotonic()
+    const cached = this.snapshots.fresh(t, this.cache.revision, now)
+    if (cached) {
+      this.m?.snapshotReusesTotal.inc({ syncer: t })
+      return cached
+    }
+    // Fan out what is pending first: the new snapshot then holds exactly what has been flushed,
+    // and every delta frame after it (its tail, then live) carries only later changes.
+    this.flush()
     const revision = this.cache.revision
     const kvs = this.cache.snapshot((k) => syncerWants(t, k))
     const frames = snapshotChunks(kvs, this.chunk).map((c) =>
-      this.encode({ type: 'snapshot', revision, kvs: c }, 'snapshot'),
+      this.encode({ type: 'snapshot', revision, kvs: c }, 'snapshot', c.length >= RECORDS_MIN),
     )
     frames.push(this.encode({ type: 'in-sync', revision }, 'snapshot'))
-    const snap = { revision, frames, bytes: frames.reduce((n, f) => n + f.length, 0), updates: kvs.length }
-    this.snapshots.set(t, snap)
-    return snap
+    this.m?.snapshotEncodeSeconds.set({ syncer: t }, (this.clock.monotonic() - now) / 1000)
+    return this.snapshots.put(t, revision, frames, kvs.length, now)
   }
 
   // ---- connections ----------------------------------------------------------------------------
@@ -367,6 +391,7 @@ class Server implements TyphaServer {
       helloAt: now,
       snapshotEnd: 0,
       handshakeTimer: undefined,
+      corked: false,
     }
     c.handshakeTimer = this.clock.setTimeout(() => {
       if (c.state === 'handshake') this.fail(c, 'handshake-timeout', TYPHA_ERROR.HANDSHAKE_TIMEOUT, 'no hello in time')
@@ -443,20 +468,42 @@ class Server implements TyphaServer {
     const t = c.syncer as SyncerType
     const snap = this.snapshotFor(t)
     c.state = 'live'
-    for (const f of snap.frames) this.write(c, f, snap.revision, true)
+    for (const f of snap.frames) this.write(c, f, snap.revision)
     c.snapshotEnd = c.ledger.bytesWritten
+    for (const d of snap.tail) this.write(c, d.frame, d.revision)
     this.m?.snapshotsTotal.inc({ syncer: t })
     this.m?.snapshotUpdates.set({ syncer: t }, snap.updates)
     this.m?.snapshotBytes.set({ syncer: t }, snap.bytes)
-    this.checkFlushed(c)
   }
 
-  private write(c: Conn, frame: Buffer, revision: number, inSnapshot = false): void {
+  /**
+   * Queue a frame (the shared Buffer itself, never a copy). The socket is corked on the first
+   * write of a tick and uncorked on the next process tick, so whatever a client is sent within
+   * one tick (snapshot chunks, a delta and a ping, ...) leaves in ONE writev, in order. The
+   * ledger and the slow-client checks run after the uncork, on what is really still queued.
+   */
+  private write(c: Conn, frame: Buffer, revision: number): void {
     if (c.state === 'closed') return
+    if (!c.corked) {
+      c.corked = true
+      c.socket.cork()
+      if (this.corkedConns.push(c) === 1) process.nextTick(() => this.uncorkAll())
+    }
     c.socket.write(frame)
     c.ledger.onWrite(frame.length, revision)
     this.m?.bytesOutTotal.inc({ syncer: c.syncer ?? 'pending' }, frame.length)
-    if (!inSnapshot) this.checkFlushed(c)
+  }
+
+  private uncorkAll(): void {
+    const conns = this.corkedConns
+    this.corkedConns = []
+    for (const c of conns) {
+      c.corked = false
+      if (c.state === 'closed') continue
+      c.socket.uncork()
+      this.m?.socketWritesTotal.inc({ syncer: c.syncer ?? 'pending' })
+      this.checkFlushed(c)
+    }
   }
 
   private onDrain(c: Conn): void {
