@@ -31,14 +31,15 @@ const list = (v: string) => v.split(',').filter(Boolean).map(Number)
 const SIZES = list(process.env['BENCH_BGP_SIZES'] ?? '10000,100000')
 const MESHES = list(process.env['BENCH_BGP_MESHES'] ?? '10,25')
 /**
- * Connect retry (s) for the mesh speakers, bench only: 2 s instead of the default 5 s. All N
- * processes start within a second or two, so an active side often dials a peer that is not
- * listening yet (refused), and the default would make nearly every run one 5 s retry long. 1 s is
- * too short on a loaded machine: the retry fires while connect + OPEN is still in flight, the peer
- * sees a second inbound connection from the same speaker, resolves it as a collision (Cease 6/7)
- * and the dialling side then waits out the 5 s error wait. '' = default.
+ * Connect retry (s) for the mesh speakers, bench only: 1 s instead of the default 5 s. All N
+ * processes start within a few seconds, so an active side often dials a peer that is not
+ * listening yet. The speaker retries a refused dial after 0.25 s, doubling up to this value, so the
+ * value caps the wait for a peer that boots late. (1 s used to be too short under load: a retry
+ * fired while connect + OPEN were in flight, the peer resolved the two connections as a collision
+ * against the wrong one and the dialler sat out the 5 s error wait; a later connection from the
+ * same side now supersedes the earlier one and a dial in flight is never duplicated.) '' = default.
  */
-const MESH_RETRY = process.env['BENCH_BGP_CONNECT_RETRY'] ?? '2'
+const MESH_RETRY = process.env['BENCH_BGP_CONNECT_RETRY'] ?? '1'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const now = () => performance.timeOrigin + performance.now()
@@ -319,7 +320,9 @@ export async function benchBgp(): Promise<BenchResult> {
       const how = perProc === 1 ? `${n} processes` : `${procs} processes × ${perProc}`
       for (let r = 0; r < ROUNDS; r++) {
         runs.push(await mesh(b, n, perProc, `127.${70 + i}.${r}`))
-        process.stdout.write(`  mesh ${n} (${how}): ${runs.at(-1)?.ms.toFixed(0)} ms\n`)
+        process.stdout.write(
+          `  mesh ${n} (${how}): ${runs.at(-1)?.ms.toFixed(0)} ms (all started after ${runs.at(-1)?.startMs.toFixed(0)} ms)\n`,
+        )
       }
       const ms = median(runs.map((x) => x.ms))
       rows.push({
@@ -335,7 +338,7 @@ export async function benchBgp(): Promise<BenchResult> {
   }
   notes.push(
     `Ingest: a feeder process (bench/fixtures/bgp-feeder.ts, built on the codec) pre-encodes N /24s (10.0.0.0/24 up, ORIGIN IGP, empty AS_PATH, LOCAL_PREF 100, one next hop) into 4096-byte UPDATEs (~1,000 prefixes each), opens an iBGP session (AS 64512) and writes them all as fast as the socket takes them. Time = first UPDATE written -> receiver holds all N routes: the speaker process (createSpeaker, one passive peer) reports when its Loc-RIB reaches N; for BIRD 2 (own config/socket/port in a temp dir, \`import all\`, no kernel protocol) \`birdc show route count\` is polled back to back and the time of the first reply showing N is taken (resolution: one birdc round trip, a few ms). Speaker and BIRD run one at a time, alternating, ${ROUNDS} rounds each; medians.`,
-    `Mesh: one OS process per speaker (N processes on 2 shared cores), and again with 5 speakers per process (each Node process costs ~0.15 CPU-s to boot, so N processes are CPU-bound on 2 cores shared with other work: "all processes running after" in the note is how long booting alone took), each speaker on 127.7x.y.i:17900, full iBGP mesh with Calico's rule (passive toward a peer whose address is greater as a string), each originating one /26. Time from spawning the first process until every speaker has N-1 peers Established and N routes (all timestamps epoch ms from performance.timeOrigin). Connect retry: ${MESH_RETRY ? `${MESH_RETRY} s, bench only (default 5 s): all N processes start within the same second or two, an active side often dials a peer that is not listening yet, and each such refusal costs one retry period; 1 s is too short under load (the retry fires while connect + OPEN are still in flight, the peer sees two inbound connections from the same speaker, sends Cease 6/7 on one, and the dialler then sits out the 5 s error wait)` : 'the default 5 s'}. ${ROUNDS} rounds; median.`,
+    `Mesh: one OS process per speaker (N processes on 2 shared cores), and again with 5 speakers per process (each Node process costs ~0.12 CPU-s to boot, so N processes are CPU-bound on 2 cores shared with other work: "all processes running after" in the note is how long booting alone took), each speaker on 127.7x.y.i:17900, full iBGP mesh with Calico's rule (passive toward a peer whose address is greater as a string), each originating one /26. Time from spawning the first process until every speaker has N-1 peers Established and N routes (all timestamps epoch ms from performance.timeOrigin). Connect retry: ${MESH_RETRY ? `${MESH_RETRY} s, bench only (default 5 s): all N processes start within a few seconds and an active side often dials a peer that is not listening yet; a refused dial is retried after 0.25 s, doubling up to the connect retry time, so this caps the wait for a late peer` : 'the default 5 s (a refused dial is retried after 0.25 s, doubling up to it)'}. Each mesh process loads only the speaker module (bench/fixtures/bgp-mesh-node.ts), ~0.12 CPU-s to boot vs ~0.08 for a bare \`node -e 0\`. ${ROUNDS} rounds; median.`,
     'Fixtures are bundled with esbuild before any clock starts, so a process start is `node bundle.mjs`, not tsx compiling TypeScript on start.',
     `Load average when the bench finished: ${loadavg()
       .map((x) => x.toFixed(1))

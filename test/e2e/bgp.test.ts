@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { eventually, LAB_DIR, startCluster } from '@calilab/testkit'
 import t from 'tap'
@@ -162,4 +164,69 @@ t.test('node-to-node mesh, BGPPeer host1, external pool routed on host1', async 
   t.match(ecmp, /nexthop via 198\.19\.0\.1 dev eth0/)
   // Nodes do not install the service range they advertise (BIRD's reject filter).
   t.notMatch((await ssh('node1', 'ip', 'route')).stdout, /198\.19\.32\.0\/20/)
+})
+
+/**
+ * A borrowed address (calico.md §4: an allocation in a block affine to another node) is exported
+ * by the node that holds it as a /32, more specific than the owner's block; deleting that node's
+ * last pod in the borrowed address withdraws the /32 everywhere.
+ */
+t.test("deleting a node's last pod in a borrowed address withdraws its /32", async (t) => {
+  const c = await startCluster({ nodes: 3 })
+  t.teardown(() => c.stop())
+  const ssh = (host: string, ...cmd: string[]) => c.cli(['ssh', host, '--', ...cmd])
+  const dir = mkdtempSync(path.join(tmpdir(), 'calilab-borrow-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const pod = (name: string, node: string, ip?: string) => {
+    const file = path.join(dir, `${name}.yaml`)
+    const ann = ip ? `  annotations:\n    cni.projectcalico.org/ipAddrs: '["${ip}"]'\n` : ''
+    writeFileSync(
+      file,
+      `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\n  namespace: default\n${ann}spec:\n  nodeName: ${node}\n  containers:\n  - name: nginx\n    image: nginx\n`,
+    )
+    return file
+  }
+  const podIp = (name: string) =>
+    eventually(
+      async () => {
+        const r = await c.kubectl(['get', 'pod', name, '-o', 'jsonpath={.status.podIP}'])
+        if (!/^198\.19\.\d+\.\d+$/.test(r.stdout.trim())) throw new Error(r.stdout + r.stderr)
+        return r.stdout.trim()
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    )
+
+  // node2 gets a block through its own pod; node1 then takes an address inside that block.
+  t.equal((await c.kubectl(['apply', '-f', pod('owner', 'node2')])).code, 0)
+  const ownerIp = await podIp('owner')
+  const [a = 0, b = 0, x = 0, y = 0] = ownerIp.split('.').map(Number)
+  const base = (x * 256 + y) & ~63 // default blockSize 26
+  const borrowed = `${a}.${b}.${(base + 40) >> 8}.${(base + 40) & 255}`
+  t.not(borrowed, ownerIp)
+  t.equal((await c.kubectl(['apply', '-f', pod('borrower', 'node1', borrowed)])).code, 0)
+  t.equal(await podIp('borrower'), borrowed, 'node1 pod holds an address of node2 block')
+
+  const esc = borrowed.replace(/\./g, '\\.')
+  const viaNode1 = new RegExp(`^${esc}(/32)? via 198\\.19\\.0\\.2 dev eth0 proto bird`, 'm')
+  const routes = await eventually(
+    async () => {
+      const r = await ssh('control', 'ip', 'route')
+      if (!viaNode1.test(r.stdout)) throw new Error(r.stdout + r.stderr)
+      return r.stdout
+    },
+    { timeoutMs: 30_000, intervalMs: 500 },
+  )
+  t.match(routes, /\/26 via 198\.19\.0\.3 dev eth0 proto bird/, "node2's block still via node2")
+
+  t.equal((await c.kubectl(['delete', 'pod', 'borrower'])).code, 0)
+  await eventually(
+    async () => {
+      const r = await ssh('control', 'ip', 'route')
+      if (viaNode1.test(r.stdout)) throw new Error(r.stdout)
+    },
+    { timeoutMs: 30_000, intervalMs: 500 },
+  )
+  t.pass('the /32 is withdrawn once the pod is gone')
+  const after = (await ssh('control', 'ip', 'route')).stdout
+  t.match(after, /\/26 via 198\.19\.0\.3 dev eth0 proto bird/, "node2's block stays")
 })

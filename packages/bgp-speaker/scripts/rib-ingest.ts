@@ -4,7 +4,7 @@
  * Usage: npx tsx packages/bgp-speaker/scripts/rib-ingest.ts [N] [ROUNDS]   (add --cpu-prof to profile)
  * The side-by-side measurement against BIRD is `npm run bench -- bgp` (bench/bgp.ts).
  */
-import { decodeMessage, encodeAnnouncements, Framer, type Prefix, Rib, type UpdateMessage } from '../src/index.ts'
+import { AttrCache, decodeUpdateFrame, encodeAnnouncements, Framer, type Prefix, Rib } from '../src/index.ts'
 
 const N = Number(process.argv[2] ?? 100_000)
 const ROUNDS = Number(process.argv[3] ?? 5)
@@ -20,12 +20,13 @@ for (let r = 0; r < ROUNDS; r++) {
   const t0 = performance.now()
   const c0 = process.cpuUsage()
   const framer = new Framer()
+  const cache = new AttrCache()
   for (let at = 0; at < stream.length; at += 65536) {
     for (const f of framer.push(stream.subarray(at, at + 65536))) {
       if (!f.ok) throw new Error(f.error.message)
-      const d = decodeMessage(f.bytes, { as4: true })
+      const d = decodeUpdateFrame(f.bytes, { as4: true }, cache)
       if (!d.ok) throw new Error(d.error.message)
-      changes += rib.applyUpdate('feeder', d.msg as UpdateMessage).changes.length
+      changes += rib.applyUpdate('feeder', d.msg).changes.length
     }
   }
   const ms = performance.now() - t0

@@ -2,6 +2,7 @@ import { FakeClock, type Timer } from '@calilab/kit'
 import t from 'tap'
 import { type BgpMessage, defaultCapabilities, openMessage } from '../src/core/codec/index.ts'
 import {
+  connectRetryMs,
   type FsmAction,
   type FsmEvent,
   type FsmState,
@@ -261,5 +262,74 @@ t.test('collision: connection dump sends Cease 6/7; the higher identifier initia
   t.equal(keepLocallyInitiated(ID_PEER, ID_LOCAL), true)
   t.equal(keepLocallyInitiated(ID_LOCAL, ID_PEER), false)
   t.equal(keepLocallyInitiated(0xc6130001, 0x7f000001), true, 'compared unsigned')
+  t.end()
+})
+
+t.test('connect retry pacing: short first retry after a failed dial, doubling up to ConnectRetry', (t) => {
+  const h = new Harness()
+  const dials = () => h.log.filter((a) => a === 'connect').length
+  h.ev({ type: 'ManualStart' })
+  const waits: number[] = []
+  for (let i = 0; i < 7; i++) {
+    h.ev({ type: 'TcpConnectionFails' })
+    const before = dials()
+    let ms = 0
+    while (dials() === before && ms < 10_000) {
+      h.clock.advance(50)
+      ms += 50
+    }
+    waits.push(ms)
+  }
+  t.same(waits, [250, 500, 1000, 2000, 4000, 5000, 5000])
+  t.equal(connectRetryMs(fsmConfig({ localAs: 1, routerId: 1, connectRetryFirst: 0 }), 1), 5000, '0 = BIRD pacing')
+  // Established resets the pacing.
+  h.ev({ type: 'TcpCrAcked' }).ev({ type: 'BGPOpen', open: peerOpen() }).ev({ type: 'KeepAliveMsg' })
+  t.equal(h.s.connectFailures, 0)
+  t.end()
+})
+
+t.test('connect retry with a dial in flight: no second connection', (t) => {
+  const h = new Harness()
+  h.ev({ type: 'ManualStart' })
+  const dials = h.log.filter((a) => a === 'connect').length
+  h.ev({ type: 'ConnectRetryTimerExpires', inFlight: true })
+  t.equal(h.s.state, 'Connect')
+  t.equal(h.log.filter((a) => a === 'connect').length, dials, 'the dial in flight is kept')
+  t.equal(h.reasons.at(-1), 'ConnectRetryTimerExpires:dialInFlight')
+  t.ok(h.timers.has('connectRetry'), 'timer restarted')
+  h.ev({ type: 'TcpCrAcked' })
+  t.equal(h.s.state, 'OpenSent', 'the late completion carries on')
+  t.end()
+})
+
+t.test('Cease 6/7 received (collision lost): Active, no error wait, no penalty', (t) => {
+  const h = new Harness()
+  h.ev({ type: 'ManualStart' }).ev({ type: 'TcpCrAcked' })
+  h.ev({ type: 'NotifMsg', code: 6, subcode: 7 })
+  t.equal(h.s.state, 'Active')
+  t.equal(h.s.connectRetryCounter, 0, 'no error counted')
+  t.notOk(h.timers.has('idleHold'), 'no error wait')
+  t.ok(h.timers.has('connectRetry'))
+  t.match(h.s.lastError, /^Received: .*Connection collision resolution/)
+  // Other Cease subcodes still go to Idle with the error wait.
+  const h2 = new Harness()
+  h2.ev({ type: 'ManualStart' }).ev({ type: 'TcpCrAcked' }).ev({ type: 'NotifMsg', code: 6, subcode: 5 })
+  t.equal(h2.s.state, 'Idle')
+  t.ok(h2.timers.has('idleHold'))
+  t.end()
+})
+
+t.test('ManualStartPassive waits in Active; ManualStop with a Cease subcode', (t) => {
+  const h = new Harness()
+  h.ev({ type: 'ManualStartPassive' })
+  t.equal(h.s.state, 'Active')
+  t.notOk(h.log.includes('connect'))
+  h.ev({ type: 'TcpConnectionConfirmed' })
+  t.equal(h.s.state, 'OpenSent')
+  const e = new Harness().established()
+  e.ev({ type: 'ManualStop', subcode: 6 })
+  const n = e.lastSent()
+  t.same(n?.type === 'NOTIFICATION' && [n.code, n.subcode], [6, 6], 'Cease 6/6 Other Configuration Change')
+  t.ok(e.log.includes('down'))
   t.end()
 })

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { type PathAttributes, type Prefix, SEG, type UpdateMessage } from '../src/core/codec/index.ts'
+import { type PathAttributes, type Prefix, prefixKey, SEG, type UpdateMessage } from '../src/core/codec/index.ts'
 import { type PeerInfo, Rib, type RibConfig } from '../src/core/rib.ts'
 
 const ip = (s: string) => s.split('.').reduce((a, b) => a * 256 + Number(b), 0)
@@ -321,5 +321,51 @@ t.test('100k prefixes: ingest, export and withdraw stay fast', (t) => {
   t.equal(rib.size, 0)
   t.comment(`ingest 100k: ${(t1 - t0).toFixed(0)} ms; flush: ${(t2 - t1).toFixed(0)} ms`)
   t.ok(t1 - t0 < 5000)
+  t.end()
+})
+
+t.test('keyed UPDATEs (receive path): shared paths, counts, entries collapse back', (t) => {
+  const rib = new Rib(cfg)
+  rib.peerUp(peer(2))
+  rib.peerUp(peer(3))
+  const a = attrs()
+  const Q = pfx('198.19.17.0/24')
+  const keyed = (nlri: Prefix[], withdrawn: Prefix[] = [], at: PathAttributes | undefined = a) => ({
+    type: 'UPDATE' as const,
+    keyed: true as const,
+    nlriKeys: nlri.map(prefixKey),
+    withdrawnKeys: withdrawn.map(prefixKey),
+    ...(at ? { attrs: at } : {}),
+  })
+  const r = rib.applyUpdate('p2', keyed([P, Q]))
+  t.equal(r.changed, 2)
+  t.equal(rib.best(P), rib.best(Q), 'one path object for both prefixes')
+  t.equal(rib.adjInCount('p2'), 2)
+  t.equal(rib.applyUpdate('p2', keyed([P])).changed, 0, 'same path again: no change')
+  // A second candidate makes an entry; withdrawing it collapses back to the single path.
+  const r2 = rib.applyUpdate('p3', keyed([P], [], attrs({ localPref: 200, nextHop: ip('198.19.0.3') })))
+  t.equal(r2.changes[0]?.best?.peer?.id, 'p3')
+  t.equal(rib.candidates(P).length, 2)
+  const r3 = rib.applyUpdate('p3', keyed([], [P], undefined))
+  t.same(
+    r3.changes[0]?.paths.map((x) => x.peer?.id),
+    ['p2'],
+  )
+  t.equal(rib.candidates(P).length, 1)
+  t.equal(rib.adjInCount('p3'), 0)
+  // Withdrawing what a peer never announced changes nothing.
+  t.equal(rib.applyUpdate('p3', keyed([], [Q], undefined)).changed, 0)
+  t.equal(rib.best(Q)?.peer?.id, 'p2')
+  t.end()
+})
+
+t.test('peer up again without going down: its old routes go first', (t) => {
+  const rib = new Rib(cfg)
+  rib.peerUp(peer(2))
+  rib.applyUpdate('p2', upd([P]))
+  const r = rib.peerUp(peer(2))
+  t.same(r.changes, [{ prefix: P, paths: [] }])
+  t.equal(rib.size, 0)
+  t.equal(rib.adjInCount('p2'), 0)
   t.end()
 })

@@ -28,6 +28,8 @@ export interface SpeakerLike {
   removePeer(name: string): void
   originate(prefix: readonly string[]): void
   withdraw(prefix: string): void
+  /** Live local-AS change: resets every session (returns the names reset). */
+  setAsNumber?(asn: number): string[]
 }
 
 export function peerConfigFor(
@@ -59,6 +61,8 @@ export interface ApplyResult {
   restarted: string[]
   originated: string[]
   withdrawn: string[]
+  /** Local AS changed from `from` to `to` (every remaining session was reset). */
+  asChanged?: { from: number; to: number }
 }
 
 /** Keeps a speaker in line with successive DesiredBgp values. */
@@ -95,6 +99,14 @@ export class CalicoBgpDriver {
       res.removed.push(p.name)
     }
     for (const { from } of pd.change) this.sp.removePeer(from.name)
+    // Local AS (BGPConfiguration asNumber / Node spec.bgp.asNumber): every session of this node
+    // carries it, so all of them reset (peers changed above come back below with the new AS).
+    // The first desired value sets the AS the speaker was started with (no sessions yet).
+    if (next && this.sp.setAsNumber && prev?.asNumber !== next.asNumber) {
+      const reset = this.sp.setAsNumber(next.asNumber)
+      if (prev) res.asChanged = { from: prev.asNumber, to: next.asNumber }
+      res.restarted.push(...reset)
+    }
     for (const e of ed.withdraw) {
       this.sp.withdraw(e.prefix)
       res.withdrawn.push(e.prefix)

@@ -13,6 +13,7 @@ import type { BgpMessage } from './codec/message.ts'
 import { notification } from './codec/notification.ts'
 import { checkOpen, negotiatedAs4, type OpenMessage, openMessage } from './codec/open.ts'
 import type { UpdateMessage } from './codec/update.ts'
+import type { KeyedUpdate } from './codec/update-keys.ts'
 
 export type FsmStateName = 'Idle' | 'Connect' | 'Active' | 'OpenSent' | 'OpenConfirm' | 'Established'
 export type TimerName = 'connectRetry' | 'hold' | 'keepalive' | 'idleHold'
@@ -24,6 +25,7 @@ export const FSM_DEFAULTS = {
   errorWaitMax: 30,
   openSentHoldTime: 240,
   minHoldTime: 3,
+  connectRetryFirst: 0.25,
 } as const
 
 export interface FsmConfig {
@@ -38,6 +40,12 @@ export interface FsmConfig {
   /** Seconds; default holdTime / 3. */
   keepaliveTime?: number
   connectRetryTime: number
+  /**
+   * Seconds before the first retry after a refused/failed dial; each further failure doubles it up
+   * to `connectRetryTime` (0 = always `connectRetryTime`, BIRD's behaviour). A peer that is not
+   * listening yet (processes starting together) is dialled again quickly instead of 5 s later.
+   */
+  connectRetryFirst: number
   errorWaitMin: number
   errorWaitMax: number
   capabilities: Capability[]
@@ -48,6 +56,7 @@ export function fsmConfig(init: Partial<FsmConfig> & { localAs: number; routerId
     passive: false,
     holdTime: FSM_DEFAULTS.holdTime,
     connectRetryTime: FSM_DEFAULTS.connectRetryTime,
+    connectRetryFirst: FSM_DEFAULTS.connectRetryFirst,
     errorWaitMin: FSM_DEFAULTS.errorWaitMin,
     errorWaitMax: FSM_DEFAULTS.errorWaitMax,
     capabilities: defaultCapabilities(init.localAs),
@@ -59,6 +68,8 @@ export interface FsmState {
   state: FsmStateName
   config: FsmConfig
   connectRetryCounter: number
+  /** Dials that failed since the last start or Established (paces the connect retry timer). */
+  connectFailures: number
   /** Negotiated hold time (s) once the peer's OPEN is in. */
   holdTime: number
   keepaliveTime: number
@@ -72,9 +83,13 @@ export interface FsmState {
 
 export type FsmEvent =
   | { type: 'ManualStart' }
-  | { type: 'ManualStop' }
+  /** RFC 4271 event 4 (ManualStart_with_PassiveTcpEstablishment): wait for the peer, do not dial now. */
+  | { type: 'ManualStartPassive' }
+  /** `subcode`: the Cease subcode sent from an open session (default 2, Administrative Shutdown). */
+  | { type: 'ManualStop'; subcode?: number }
   | { type: 'IdleHoldTimerExpires' }
-  | { type: 'ConnectRetryTimerExpires' }
+  /** `inFlight`: our previous dial has neither completed nor failed yet (the shell knows). */
+  | { type: 'ConnectRetryTimerExpires'; inFlight?: boolean }
   | { type: 'HoldTimerExpires' }
   | { type: 'KeepaliveTimerExpires' }
   /** Our outgoing connection completed (RFC Tcp_CR_Acked). */
@@ -88,7 +103,7 @@ export type FsmEvent =
   | { type: 'UpdateMsgErr'; error: BgpDecodeError }
   | { type: 'NotifMsg'; code: number; subcode: number }
   | { type: 'KeepAliveMsg' }
-  | { type: 'UpdateMsg'; update: UpdateMessage }
+  | { type: 'UpdateMsg'; update: UpdateMessage | KeyedUpdate }
   | { type: 'RouteRefreshMsg' }
   | { type: 'OpenCollisionDump' }
 
@@ -102,7 +117,7 @@ export type FsmAction =
   | { type: 'established' }
   /** Session went down from Established: flush this peer's Adj-RIB-In. */
   | { type: 'down' }
-  | { type: 'deliverUpdate'; update: UpdateMessage }
+  | { type: 'deliverUpdate'; update: UpdateMessage | KeyedUpdate }
   | { type: 'deliverRouteRefresh' }
 
 export interface FsmStep {
@@ -116,6 +131,7 @@ export function initialFsm(config: FsmConfig): FsmState {
     state: 'Idle',
     config,
     connectRetryCounter: 0,
+    connectFailures: 0,
     holdTime: config.holdTime,
     keepaliveTime: keepaliveFor(config.holdTime, config.keepaliveTime),
     localOpen: openMessage({
@@ -136,6 +152,13 @@ export function keepaliveFor(hold: number, configured?: number): number {
 }
 
 const sec = (s: number) => s * 1000
+
+/** Connect retry period after `failures` failed dials: short first, doubling up to the configured time. */
+export function connectRetryMs(c: FsmConfig, failures: number): number {
+  if (c.connectRetryFirst <= 0 || c.connectRetryFirst >= c.connectRetryTime) return sec(c.connectRetryTime)
+  if (failures <= 0) return sec(c.connectRetryTime)
+  return sec(Math.min(c.connectRetryTime, c.connectRetryFirst * 2 ** (failures - 1)))
+}
 const ALL_TIMERS: TimerName[] = ['connectRetry', 'hold', 'keepalive']
 
 function to(s: FsmState, state: FsmStateName, patch: Partial<FsmState> = {}): FsmState {
@@ -146,19 +169,27 @@ function to(s: FsmState, state: FsmStateName, patch: Partial<FsmState> = {}): Fs
 function idle(
   s: FsmState,
   reason: string,
-  opts: { notify?: BgpMessage; automaticRestart: boolean; lastError?: string },
+  opts: { notify?: BgpMessage; automaticRestart: boolean; lastError?: string; noPenalty?: boolean },
 ): FsmStep {
   const actions: FsmAction[] = []
   if (opts.notify) actions.push({ type: 'send', msg: opts.notify })
   actions.push({ type: 'disconnect' })
   for (const timer of ALL_TIMERS) actions.push({ type: 'stopTimer', timer })
   if (s.state === 'Established') actions.push({ type: 'down' })
-  const counter = opts.automaticRestart ? s.connectRetryCounter + 1 : 0
-  if (opts.automaticRestart) {
+  const counter = !opts.automaticRestart ? 0 : opts.noPenalty ? s.connectRetryCounter : s.connectRetryCounter + 1
+  const failures = s.connectFailures + 1
+  if (opts.automaticRestart && opts.noPenalty) {
+    // A Cease from the peer is no error of ours (BIRD adds no startup delay for it): come back
+    // paced like a failed dial, not after the error wait.
+    actions.push({ type: 'startTimer', timer: 'idleHold', ms: connectRetryMs(s.config, failures) })
+  } else if (opts.automaticRestart) {
     const wait = Math.min(s.config.errorWaitMax, s.config.errorWaitMin * 2 ** Math.max(0, counter - 1))
     actions.push({ type: 'startTimer', timer: 'idleHold', ms: sec(wait) })
   } else actions.push({ type: 'stopTimer', timer: 'idleHold' })
-  const patch: Partial<FsmState> = { connectRetryCounter: counter }
+  const patch: Partial<FsmState> = {
+    connectRetryCounter: counter,
+    connectFailures: opts.noPenalty ? failures : s.connectFailures,
+  }
   const next = to(s, 'Idle', patch)
   delete next.peerOpen
   if (opts.lastError !== undefined) next.lastError = opts.lastError
@@ -192,11 +223,24 @@ function openSent(s: FsmState, reason: string): FsmStep {
   }
 }
 
-function start(s: FsmState, reason: string): FsmStep {
+function start(s: FsmState, reason: string, passive = s.config.passive): FsmStep {
   const actions: FsmAction[] = [{ type: 'startTimer', timer: 'connectRetry', ms: sec(s.config.connectRetryTime) }]
-  if (s.config.passive) return { next: to(s, 'Active'), actions, reason }
+  if (passive) return { next: to(s, 'Active'), actions, reason }
   actions.push({ type: 'connect' })
   return { next: to(s, 'Connect'), actions, reason }
+}
+
+/** Our dial failed (refused, reset, timed out): Active, retry after the paced connect retry time. */
+function dialFailed(s: FsmState, extra: FsmAction[] = []): FsmStep {
+  const failures = s.connectFailures + 1
+  return {
+    next: to(s, 'Active', { connectFailures: failures }),
+    actions: [
+      ...extra,
+      { type: 'startTimer', timer: 'connectRetry', ms: connectRetryMs(s.config, s.config.passive ? 0 : failures) },
+    ],
+    reason: 'TcpConnectionFails',
+  }
 }
 
 function onOpen(s: FsmState, open: OpenMessage): FsmStep {
@@ -250,7 +294,7 @@ function common(s: FsmState, ev: FsmEvent): FsmStep | undefined {
   switch (ev.type) {
     case 'ManualStop':
       return idle(s, 'ManualStop', {
-        notify: notification(ERR.CEASE, CEASE_SUB.ADMIN_SHUTDOWN),
+        notify: notification(ERR.CEASE, ev.subcode ?? CEASE_SUB.ADMIN_SHUTDOWN),
         automaticRestart: false,
       })
     case 'HoldTimerExpires':
@@ -268,8 +312,22 @@ function common(s: FsmState, ev: FsmEvent): FsmStep | undefined {
         lastError: `Error: ${describeNotification(ev.error.code, ev.error.subcode)}`,
       })
     case 'NotifMsg':
+      if (ev.code === ERR.CEASE && ev.subcode === CEASE_SUB.CONNECTION_COLLISION && s.state !== 'Established') {
+        // The peer resolved a collision against this connection (RFC 4271 §6.8): the other
+        // connection carries the session. No error wait, no penalty: wait (Active) as after a
+        // failed dial, so the surviving connection is accepted.
+        const r = dialFailed({ ...s, connectFailures: 0 }, [
+          { type: 'disconnect' },
+          { type: 'stopTimer', timer: 'hold' },
+          { type: 'stopTimer', timer: 'keepalive' },
+        ])
+        r.next.lastError = `Received: ${describeNotification(ev.code, ev.subcode)}`
+        delete r.next.peerOpen
+        return { ...r, reason: 'NotifMsg:CollisionResolution' }
+      }
       return idle(s, 'NotifMsg', {
         automaticRestart: true,
+        noPenalty: ev.code === ERR.CEASE,
         lastError: `Received: ${describeNotification(ev.code, ev.subcode)}`,
       })
     case 'TcpConnectionFails':
@@ -287,7 +345,10 @@ function common(s: FsmState, ev: FsmEvent): FsmStep | undefined {
 export function step(s: FsmState, ev: FsmEvent): FsmStep {
   switch (s.state) {
     case 'Idle':
-      if (ev.type === 'ManualStart') return start(to(s, 'Idle', { connectRetryCounter: 0 }), 'ManualStart')
+      if (ev.type === 'ManualStart')
+        return start(to(s, 'Idle', { connectRetryCounter: 0, connectFailures: 0 }), 'ManualStart')
+      if (ev.type === 'ManualStartPassive')
+        return start(to(s, 'Idle', { connectRetryCounter: 0, connectFailures: 0 }), 'ManualStartPassive', true)
       if (ev.type === 'IdleHoldTimerExpires') return start(s, 'AutomaticStart')
       return { next: s, actions: [], reason: `ignored:${ev.type}` }
 
@@ -295,7 +356,8 @@ export function step(s: FsmState, ev: FsmEvent): FsmStep {
     case 'Active':
       switch (ev.type) {
         case 'ManualStart':
-          return { next: s, actions: [], reason: 'ignored:ManualStart' }
+        case 'ManualStartPassive':
+          return { next: s, actions: [], reason: `ignored:${ev.type}` }
         case 'ManualStop':
           return idle(s, 'ManualStop', { automaticRestart: false })
         case 'ConnectRetryTimerExpires': {
@@ -303,6 +365,11 @@ export function step(s: FsmState, ev: FsmEvent): FsmStep {
             { type: 'startTimer', timer: 'connectRetry', ms: sec(s.config.connectRetryTime) },
           ]
           if (s.config.passive) return { next: s, actions, reason: 'ConnectRetryTimerExpires' }
+          // One outbound connection at a time: a dial still in flight (SYN unanswered, or its
+          // completion not yet processed on a busy event loop) is kept rather than replaced by a
+          // second one the peer would see as a same-side collision. The shell bounds its lifetime.
+          if (ev.inFlight === true && s.state === 'Connect')
+            return { next: s, actions, reason: 'ConnectRetryTimerExpires:dialInFlight' }
           return {
             next: to(s, 'Connect'),
             actions: [{ type: 'disconnect' }, ...actions, { type: 'connect' }],
@@ -313,13 +380,7 @@ export function step(s: FsmState, ev: FsmEvent): FsmStep {
         case 'TcpConnectionConfirmed':
           return openSent(s, ev.type)
         case 'TcpConnectionFails':
-          if (s.state === 'Connect') {
-            return {
-              next: to(s, 'Active'),
-              actions: [{ type: 'startTimer', timer: 'connectRetry', ms: sec(s.config.connectRetryTime) }],
-              reason: 'TcpConnectionFails',
-            }
-          }
+          if (s.state === 'Connect') return dialFailed(s)
           return idle(s, 'TcpConnectionFails', { automaticRestart: true, lastError: 'Socket: Connection closed' })
         default:
           return idle(s, `unexpected:${ev.type}`, { automaticRestart: true })
@@ -327,19 +388,10 @@ export function step(s: FsmState, ev: FsmEvent): FsmStep {
 
     case 'OpenSent': {
       if (ev.type === 'BGPOpen') return onOpen(s, ev.open)
-      if (ev.type === 'TcpConnectionFails') {
-        const next = to(s, 'Active')
-        return {
-          next,
-          actions: [
-            { type: 'disconnect' },
-            { type: 'stopTimer', timer: 'hold' },
-            { type: 'startTimer', timer: 'connectRetry', ms: sec(s.config.connectRetryTime) },
-          ],
-          reason: 'TcpConnectionFails',
-        }
-      }
-      if (ev.type === 'ManualStart') return { next: s, actions: [], reason: 'ignored:ManualStart' }
+      if (ev.type === 'TcpConnectionFails')
+        return dialFailed(s, [{ type: 'disconnect' }, { type: 'stopTimer', timer: 'hold' }])
+      if (ev.type === 'ManualStart' || ev.type === 'ManualStartPassive')
+        return { next: s, actions: [], reason: `ignored:${ev.type}` }
       return common(s, ev) ?? fsmError(s, ev)
     }
 
@@ -347,14 +399,15 @@ export function step(s: FsmState, ev: FsmEvent): FsmStep {
       switch (ev.type) {
         case 'KeepAliveMsg':
           return {
-            next: to(s, 'Established', { connectRetryCounter: 0 }),
+            next: to(s, 'Established', { connectRetryCounter: 0, connectFailures: 0 }),
             actions: [...restartHold(s), { type: 'established' }],
             reason: 'KeepAliveMsg',
           }
         case 'KeepaliveTimerExpires':
           return keepaliveTick(s)
         case 'ManualStart':
-          return { next: s, actions: [], reason: 'ignored:ManualStart' }
+        case 'ManualStartPassive':
+          return { next: s, actions: [], reason: `ignored:${ev.type}` }
         default:
           return common(s, ev) ?? fsmError(s, ev)
       }
@@ -374,7 +427,8 @@ export function step(s: FsmState, ev: FsmEvent): FsmStep {
         case 'KeepaliveTimerExpires':
           return keepaliveTick(s)
         case 'ManualStart':
-          return { next: s, actions: [], reason: 'ignored:ManualStart' }
+        case 'ManualStartPassive':
+          return { next: s, actions: [], reason: `ignored:${ev.type}` }
         default:
           return common(s, ev) ?? fsmError(s, ev)
       }

@@ -1,7 +1,14 @@
 /**
  * RIBs (RFC 4271 §3.2, §9; RFC 4456 route reflection). Pure: no I/O, no time. Adj-RIB-In per
  * peer, Loc-RIB with best-path selection and an ECMP set, Adj-RIB-Out per established peer.
- * Every map is keyed by `prefixKey` (a number), so 100k prefixes cost a few Map operations each.
+ *
+ * Shaped for full-table ingest (100k prefixes in ~100 UPDATEs of ~1,000 prefixes that share one
+ * attribute set): every map is keyed by `prefixKey` (a number, a V8 small integer for prefixes up
+ * to /24), and a path (attribute set + source peer) is one shared object: the Adj-RIB-In maps a
+ * prefix to its path, the Loc-RIB maps a prefix with one candidate straight to that path (no
+ * object per prefix at all) and only a prefix with several candidates gets an entry of its own.
+ * Best-path selection runs only for prefixes whose candidate set changed; Loc-RIB changes are
+ * kept as (key, value) arrays and turned into `RouteChange` objects only when someone asks.
  *
  * Best path, in order: locally originated; highest LOCAL_PREF (default 100); shortest AS_PATH;
  * lowest ORIGIN; lowest MED (same neighbour AS only); eBGP over iBGP; lowest router id
@@ -12,6 +19,7 @@ import { asPathContains, asPathLength, firstAs, prependAs } from './codec/attrs/
 import type { PathAttributes } from './codec/attrs/types.ts'
 import { type Prefix, prefixFromKey, prefixKey } from './codec/prefix.ts'
 import type { UpdateMessage } from './codec/update.ts'
+import type { KeyedUpdate } from './codec/update-keys.ts'
 
 export const DEFAULT_LOCAL_PREF = 100
 
@@ -37,18 +45,23 @@ export interface PeerInfo {
   rrClient?: boolean
 }
 
+/**
+ * A path: an attribute set and where it came from. Paths the RIB hands out are shared by every
+ * prefix with the same source and attributes (read-only); `prefix` is only on routes built
+ * elsewhere (tests, views).
+ */
 export interface Route {
-  prefix: Prefix
+  prefix?: Prefix
   attrs: PathAttributes
   /** undefined: originated by this speaker. */
-  peer?: PeerInfo
+  peer?: PeerInfo | undefined
 }
 
 export interface RouteChange {
   prefix: Prefix
   /** The selected route; undefined when the prefix is gone. */
   best?: Route
-  /** ECMP set, best first (just `[best]` without multipath). */
+  /** ECMP set, best first (just `[best]` without multipath). Shared: do not modify. */
   paths: Route[]
 }
 
@@ -60,27 +73,100 @@ export interface PeerOut {
 }
 
 export interface RibResult {
-  changes: RouteChange[]
-  out: PeerOut[]
+  /** Loc-RIB changes (built on first access). */
+  readonly changes: RouteChange[]
+  /** How many Loc-RIB changes there are (without building them). */
+  readonly changed: number
+  readonly out: PeerOut[]
   /** Routes refused on import (AS loop, own ORIGINATOR_ID, own cluster id). */
-  filtered: number
+  readonly filtered: number
 }
 
-interface Entry {
-  prefix: Prefix
-  /** Candidates ordered by peer address (local first): selection is insertion-order independent. */
-  candidates: Route[]
-  best?: Route
-  paths: Route[]
+/** A shared path; `solo` is its one-element ECMP set, shared too. */
+class Path implements Route {
+  readonly attrs: PathAttributes
+  readonly peer: PeerInfo | undefined
+  readonly solo: Path[]
+  /** Candidate order: local first, then by peer address. */
+  readonly order: number
+  constructor(attrs: PathAttributes, peer: PeerInfo | undefined) {
+    this.attrs = attrs
+    this.peer = peer
+    this.solo = [this]
+    this.order = peer ? peer.address + 1 : 0
+  }
 }
 
-/** The (never mutated) ECMP set of an entry that has not been selected yet. */
-const NO_PATHS: Route[] = []
-
-function indexOfPeer(c: readonly Route[], peer: PeerInfo | undefined): number {
-  for (let i = 0; i < c.length; i++) if ((c[i] as Route).peer === peer) return i
-  return -1
+/** A prefix with two or more candidates. */
+class Entry {
+  /** Ordered by `Path.order`: selection is insertion-order independent. */
+  candidates: Path[]
+  best: Path | undefined
+  paths: Path[]
+  constructor(candidates: Path[], best: Path) {
+    this.candidates = candidates
+    this.best = best
+    this.paths = best.solo
+  }
 }
+
+/** What an entry selected at the time of a change (entries change later; a change must not). */
+class Snap {
+  readonly best: Path | undefined
+  readonly paths: Path[]
+  constructor(e: Entry) {
+    this.best = e.best
+    this.paths = e.paths
+  }
+}
+
+type LocValue = Path | Entry
+/** A change: the new single path, an entry's selection, or undefined (the prefix is gone). */
+type Changed = Path | Snap | undefined
+
+interface PeerState {
+  info: PeerInfo
+  /** Size of its Adj-RIB-In (the paths themselves are the Loc-RIB's candidates). */
+  count: number
+  /** Adj-RIB-Out: prefix key -> exported attributes. */
+  out: Map<number, PathAttributes>
+  /** Received attribute set -> its path after import policy (null: refused). */
+  paths: WeakMap<PathAttributes, Path | null>
+  lastIn: PathAttributes | undefined
+  lastPath: Path | null
+}
+
+class Result implements RibResult {
+  readonly out: PeerOut[]
+  readonly filtered: number
+  readonly keys: readonly number[]
+  readonly vals: readonly Changed[]
+  private list: RouteChange[] | undefined
+  constructor(keys: readonly number[], vals: readonly Changed[], out: PeerOut[], filtered: number) {
+    this.keys = keys
+    this.vals = vals
+    this.out = out
+    this.filtered = filtered
+  }
+  get changed(): number {
+    return this.keys.length
+  }
+  get changes(): RouteChange[] {
+    if (this.list) return this.list
+    const list: RouteChange[] = new Array(this.keys.length)
+    for (let i = 0; i < this.keys.length; i++) {
+      const prefix = prefixFromKey(this.keys[i] as number)
+      const v = this.vals[i]
+      if (v === undefined) list[i] = { prefix, paths: [] }
+      else if (v instanceof Path) list[i] = { prefix, best: v, paths: v.solo }
+      else list[i] = v.best ? { prefix, best: v.best, paths: v.paths } : { prefix, paths: [] }
+    }
+    this.list = list
+    return list
+  }
+}
+
+const EMPTY = new Result([], [], [], 0)
 
 const isIbgp = (cfg: RibConfig, p: PeerInfo | undefined) => p !== undefined && p.asn === cfg.localAs
 const lp = (r: Route) => r.attrs.localPref ?? DEFAULT_LOCAL_PREF
@@ -119,12 +205,18 @@ export function compareRoutes(cfg: RibConfig, a: Route, b: Route): number {
 
 export class Rib {
   readonly cfg: RibConfig
-  private readonly loc = new Map<number, Entry>()
-  private readonly adjIn = new Map<string, Map<number, Route>>()
-  private readonly adjOut = new Map<string, Map<number, PathAttributes>>()
-  private readonly peers = new Map<string, PeerInfo>()
+  /**
+   * Loc-RIB, holding every candidate (so it is the Adj-RIBs-In too: a peer's path for a prefix is
+   * the candidate from that peer): a prefix with one candidate maps to its (shared) path, with
+   * more to an Entry. One map operation or two per announced prefix.
+   */
+  private readonly loc = new Map<number, LocValue>()
+  private readonly peers = new Map<string, PeerState>()
   /** Exported attribute sets per source attribute object and peer, so equal exports share identity. */
   private exportCache = new WeakMap<PathAttributes, Map<string, PathAttributes | null>>()
+  /** Changes of the operation in progress. */
+  private ck: number[] = []
+  private cv: Changed[] = []
 
   constructor(cfg: RibConfig) {
     this.cfg = cfg
@@ -132,41 +224,43 @@ export class Rib {
 
   // --- Adj-RIB-In / Loc-RIB -------------------------------------------------------------------
 
-  /** Applies an UPDATE from an established peer (RFC 7606 treat-as-withdraw included). */
-  applyUpdate(peerId: string, u: UpdateMessage): RibResult {
-    const peer = this.peers.get(peerId)
-    if (!peer) return { changes: [], out: [], filtered: 0 }
-    let adj = this.adjIn.get(peerId)
-    if (!adj) {
-      adj = new Map()
-      this.adjIn.set(peerId, adj)
-    }
-    // A key may appear twice (withdrawn and announced, or repeated): reselect handles the second
-    // visit as "unchanged", so a plain array gives the same result as a set, for less.
-    const touched: number[] = []
-    for (const p of u.withdrawn) this.removeCandidate(adj, peer, p, touched)
+  /**
+   * Applies an UPDATE from an established peer (RFC 7606 treat-as-withdraw included): the
+   * decoded form (`UpdateMessage`) or the receive path's keyed form (`KeyedUpdate`).
+   */
+  applyUpdate(peerId: string, u: UpdateMessage | KeyedUpdate): RibResult {
+    const st = this.peers.get(peerId)
+    if (!st) return EMPTY
+    const keyed = 'keyed' in u
+    const wk = keyed ? u.withdrawnKeys : u.withdrawn.map(prefixKey)
+    const nk = keyed ? u.nlriKeys : u.nlri.map(prefixKey)
+    const from = st.info
+    let n = 0
+    for (let i = 0; i < wk.length; i++) n -= this.withdrawKey(from, wk[i] as number)
     let filtered = 0
-    if (u.treatAsWithdraw || !u.attrs) {
-      for (const p of u.nlri) this.removeCandidate(adj, peer, p, touched)
+    const path = u.treatAsWithdraw || !u.attrs ? undefined : this.pathFor(st, u.attrs)
+    if (path) {
+      for (let i = 0; i < nk.length; i++) n += this.announce(path, nk[i] as number)
     } else {
-      const attrs = this.importAttrs(peer, u.attrs)
-      if (!attrs) {
-        for (const p of u.nlri) {
-          filtered++
-          this.removeCandidate(adj, peer, p, touched)
-        }
-      } else {
-        for (const p of u.nlri) {
-          const r: Route = { prefix: p, attrs, peer }
-          const k = prefixKey(p)
-          adj.set(k, r)
-          this.putCandidate(k, r)
-          touched.push(k)
-        }
-      }
+      if (!u.treatAsWithdraw && u.attrs) filtered = nk.length
+      for (let i = 0; i < nk.length; i++) n -= this.withdrawKey(from, nk[i] as number)
     }
-    const res = this.reselect(touched)
-    return { changes: res.changes, out: res.out, filtered }
+    st.count += n
+    return this.finish(filtered)
+  }
+
+  /** The shared path for a received attribute set (import policy applied once per set). */
+  private pathFor(st: PeerState, a: PathAttributes): Path | undefined {
+    if (st.lastIn === a) return st.lastPath ?? undefined
+    let p = st.paths.get(a)
+    if (p === undefined) {
+      const imported = this.importAttrs(st.info, a)
+      p = imported ? new Path(imported, st.info) : null
+      st.paths.set(a, p)
+    }
+    st.lastIn = a
+    st.lastPath = p
+    return p ?? undefined
   }
 
   /** Import policy: loop checks (RFC 4271 §9.1.2, RFC 4456 §8); LOCAL_PREF from eBGP is ignored. */
@@ -182,109 +276,118 @@ export class Rib {
     return a
   }
 
-  private removeCandidate(adj: Map<number, Route>, peer: PeerInfo, p: Prefix, touched: number[]): void {
-    const k = prefixKey(p)
-    if (!adj.delete(k)) return
-    const e = this.loc.get(k)
-    if (!e) return
-    const i = indexOfPeer(e.candidates, peer)
-    if (i >= 0) e.candidates.splice(i, 1)
-    touched.push(k)
+  private push(k: number, v: Changed): void {
+    this.ck.push(k)
+    this.cv.push(v)
   }
 
-  private putCandidate(k: number, r: Route): void {
-    const e = this.loc.get(k)
-    if (!e) {
-      this.loc.set(k, { prefix: r.prefix, candidates: [r], paths: NO_PATHS })
-      return
+  private finish(filtered: number): Result {
+    const keys = this.ck
+    const vals = this.cv
+    if (keys.length === 0) return filtered === 0 ? EMPTY : new Result(keys, vals, [], filtered)
+    this.ck = []
+    this.cv = []
+    return new Result(keys, vals, this.exportKeys(keys, [...this.peers.keys()], vals), filtered)
+  }
+
+  /** `path` becomes its source's candidate for `k`; returns 1 when the source had none before. */
+  private announce(path: Path, k: number): number {
+    const cur = this.loc.get(k)
+    if (cur === undefined) {
+      // The common case: the first candidate.
+      this.loc.set(k, path)
+      this.push(k, path)
+      return 1
     }
+    const from = path.peer
+    if (cur instanceof Path) {
+      if (cur === path) return 0
+      if (cur.peer === from) {
+        this.loc.set(k, path)
+        this.push(k, path)
+        return 0
+      }
+      // A second source: the prefix gets an entry.
+      const e = new Entry(cur.order <= path.order ? [cur, path] : [path, cur], cur)
+      this.loc.set(k, e)
+      if (this.select(e)) this.push(k, new Snap(e))
+      return 1
+    }
+    const c = cur.candidates
+    let i = 0
+    while (i < c.length && (c[i] as Path).peer !== from) i++
+    let added = 0
+    if (i < c.length) {
+      if (c[i] === path) return 0
+      c[i] = path
+    } else {
+      let at = c.length
+      while (at > 0 && (c[at - 1] as Path).order > path.order) at--
+      c.splice(at, 0, path)
+      added = 1
+    }
+    if (this.select(cur)) this.push(k, new Snap(cur))
+    return added
+  }
+
+  /** Removes the candidate of `from` (undefined: local) for `k`; returns 1 when there was one. */
+  private withdrawKey(from: PeerInfo | undefined, k: number): number {
+    const cur = this.loc.get(k)
+    if (cur === undefined) return 0
+    if (cur instanceof Path) {
+      if (cur.peer !== from) return 0
+      this.loc.delete(k)
+      this.push(k, undefined)
+      return 1
+    }
+    const c = cur.candidates
+    let i = 0
+    while (i < c.length && (c[i] as Path).peer !== from) i++
+    if (i === c.length) return 0
+    c.splice(i, 1)
+    if (c.length === 1) {
+      const only = c[0] as Path
+      this.loc.set(k, only)
+      if (cur.best !== only || cur.paths.length !== 1) this.push(k, only)
+      return 1
+    }
+    if (this.select(cur)) this.push(k, new Snap(cur))
+    return 1
+  }
+
+  /** Best path and ECMP set of an entry; true when they changed. */
+  private select(e: Entry): boolean {
     const c = e.candidates
-    const i = indexOfPeer(c, r.peer)
-    if (i >= 0) {
-      c[i] = r
-      return
+    let best = c[0] as Path
+    for (let i = 1; i < c.length; i++) if (compareRoutes(this.cfg, c[i] as Path, best) < 0) best = c[i] as Path
+    let paths = best.solo
+    if (this.cfg.multipath !== false) {
+      for (const r of c) {
+        if (r === best || compareEqualCost(this.cfg, r, best) !== 0) continue
+        if (paths.some((x) => x.attrs.nextHop === r.attrs.nextHop)) continue
+        if (paths === best.solo) paths = [best, r]
+        else paths.push(r)
+      }
     }
-    const addr = r.peer ? r.peer.address + 1 : 0
-    let at = c.length
-    while (at > 0 && (c[at - 1]?.peer ? (c[at - 1]?.peer?.address ?? 0) + 1 : 0) > addr) at--
-    c.splice(at, 0, r)
-  }
-
-  /** Re-runs selection for touched prefixes; returns Loc-RIB changes and what each peer must hear. */
-  private reselect(touched: Iterable<number>): { changes: RouteChange[]; out: PeerOut[] } {
-    const changes: RouteChange[] = []
-    const changedKeys: number[] = []
-    /** The entry of each changed key as the export will find it (undefined: deleted). */
-    const changedEntries: (Entry | undefined)[] = []
-    for (const k of touched) {
-      const e = this.loc.get(k)
-      if (!e) continue
-      const c = e.candidates
-      if (c.length === 1) {
-        // One candidate (the common case): it is the best and the whole ECMP set.
-        const only = c[0] as Route
-        if (only === e.best && e.paths.length === 1 && e.paths[0] === only) continue
-        e.best = only
-        e.paths = [only]
-        changes.push({ prefix: e.prefix, best: only, paths: e.paths })
-        changedKeys.push(k)
-        changedEntries.push(e)
-        continue
-      }
-      let best: Route | undefined
-      for (const r of c) if (!best || compareRoutes(this.cfg, r, best) < 0) best = r
-      let paths: Route[] = []
-      if (best) {
-        paths = [best]
-        if (this.cfg.multipath !== false) {
-          const b = best
-          for (const r of e.candidates) {
-            if (
-              r !== b &&
-              compareEqualCost(this.cfg, r, b) === 0 &&
-              !paths.some((x) => x.attrs.nextHop === r.attrs.nextHop)
-            )
-              paths.push(r)
-          }
-        }
-      }
-      const same = best === e.best && paths.length === e.paths.length && paths.every((r, i) => r === e.paths[i])
-      if (same) continue
-      if (best) {
-        e.best = best
-        e.paths = paths
-        changes.push({ prefix: e.prefix, best, paths })
-        changedEntries.push(e)
-      } else {
-        this.loc.delete(k)
-        changes.push({ prefix: e.prefix, paths: [] })
-        changedEntries.push(undefined)
-      }
-      changedKeys.push(k)
-    }
-    return { changes, out: this.exportKeys(changedKeys, [...this.adjOut.keys()], changedEntries) }
+    const same =
+      best === e.best &&
+      paths.length === e.paths.length &&
+      (paths === e.paths || paths.every((r, i) => r === e.paths[i]))
+    e.best = best
+    if (!same) e.paths = paths
+    return !same
   }
 
   /** Originates prefixes from this speaker (exported to every peer); a batch shares one attribute set. */
   originate(prefix: Prefix | readonly Prefix[], attrs: Partial<PathAttributes> = {}): RibResult {
-    const a: PathAttributes = { origin: 0, asPath: [], ...attrs }
-    const keys: number[] = []
-    for (const p of Array.isArray(prefix) ? prefix : [prefix as Prefix]) {
-      const k = prefixKey(p)
-      this.putCandidate(k, { prefix: p, attrs: a })
-      keys.push(k)
-    }
-    return { ...this.reselect(keys), filtered: 0 }
+    const path = new Path({ origin: 0, asPath: [], ...attrs }, undefined)
+    for (const p of Array.isArray(prefix) ? prefix : [prefix as Prefix]) this.announce(path, prefixKey(p))
+    return this.finish(0)
   }
 
   withdrawLocal(prefix: Prefix): RibResult {
-    const k = prefixKey(prefix)
-    const e = this.loc.get(k)
-    if (!e) return { changes: [], out: [], filtered: 0 }
-    const i = e.candidates.findIndex((r) => r.peer === undefined)
-    if (i < 0) return { changes: [], out: [], filtered: 0 }
-    e.candidates.splice(i, 1)
-    return { ...this.reselect([k]), filtered: 0 }
+    this.withdrawKey(undefined, prefixKey(prefix))
+    return this.finish(0)
   }
 
   // --- peers --------------------------------------------------------------------------------
@@ -292,36 +395,37 @@ export class Rib {
   /** A session reached Established: start its Adj-RIB-Out; the result holds the full table for it. */
   peerUp(peer: PeerInfo): RibResult {
     this.exportCache = new WeakMap()
-    this.peers.set(peer.id, peer)
-    this.adjIn.set(peer.id, new Map())
-    this.adjOut.set(peer.id, new Map())
-    return { changes: [], out: this.exportKeys([...this.loc.keys()], [peer.id]), filtered: 0 }
+    // Up again without going down first: its old routes go now.
+    const gone = this.peers.has(peer.id) ? this.peerDown(peer.id) : undefined
+    this.peers.set(peer.id, {
+      info: peer,
+      count: 0,
+      out: new Map(),
+      paths: new WeakMap(),
+      lastIn: undefined,
+      lastPath: null,
+    })
+    const table = this.exportKeys([...this.loc.keys()], [peer.id])
+    if (!gone) return new Result([], [], table, 0)
+    return new Result(gone.keys, gone.vals, [...gone.out, ...table], 0)
   }
 
   /** A session left Established: its routes leave the Loc-RIB. */
-  peerDown(peerId: string): RibResult {
-    const peer = this.peers.get(peerId)
-    const adj = this.adjIn.get(peerId)
-    this.adjOut.delete(peerId)
-    this.adjIn.delete(peerId)
+  peerDown(peerId: string): Result {
+    const st = this.peers.get(peerId)
+    if (!st) return EMPTY
     this.peers.delete(peerId)
-    if (!peer || !adj) return { changes: [], out: [], filtered: 0 }
-    const touched: number[] = []
-    for (const k of adj.keys()) {
-      const e = this.loc.get(k)
-      if (!e) continue
-      const i = e.candidates.findIndex((r) => r.peer === peer)
-      if (i >= 0) e.candidates.splice(i, 1)
-      touched.push(k)
-    }
-    return { ...this.reselect(touched), filtered: 0 }
+    // Its paths are Loc-RIB candidates: one pass over the table (deleting while iterating a Map
+    // is safe; an entry that collapses to one path is overwritten in place).
+    if (st.count > 0) for (const k of this.loc.keys()) this.withdrawKey(st.info, k)
+    return this.finish(0)
   }
 
   /** Route refresh: everything currently advertised to the peer, again. */
   refresh(peerId: string): PeerOut[] {
-    const out = this.adjOut.get(peerId)
-    if (!out) return []
-    out.clear()
+    const st = this.peers.get(peerId)
+    if (!st) return []
+    st.out.clear()
     return this.exportKeys([...this.loc.keys()], [peerId])
   }
 
@@ -369,32 +473,27 @@ export class Rib {
     })
   }
 
-  /** `entries[i]`, when given, is what `loc.get(keys[i])` returns (saves the lookup). */
-  private exportKeys(
-    keys: readonly number[],
-    peerIds: readonly string[],
-    entries?: readonly (Entry | undefined)[],
-  ): PeerOut[] {
+  /** What each of `peerIds` must hear about `keys`; `vals[i]`, when given, is key i's change. */
+  private exportKeys(keys: readonly number[], peerIds: readonly string[], vals?: readonly Changed[]): PeerOut[] {
     const res: PeerOut[] = []
     for (const id of peerIds) {
-      const peer = this.peers.get(id)
-      const out = this.adjOut.get(id)
-      if (!peer || !out) continue
+      const st = this.peers.get(id)
+      if (!st) continue
+      const out = st.out
+      const peer = st.info
       const withdraw: Prefix[] = []
       const groups = new Map<PathAttributes, Prefix[]>()
-      // Runs of keys share the source attributes and peer (one UPDATE's NLRI): remember the last.
-      let lastAttrs: PathAttributes | undefined
-      let lastFrom: PeerInfo | undefined
+      // Runs of keys share the source path (one UPDATE's NLRI): remember the last.
+      let lastPath: Route | undefined
       let lastWant: PathAttributes | null = null
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i] as number
-        const e = entries ? entries[i] : this.loc.get(k)
-        const b = e?.best
+        const v = vals ? vals[i] : this.loc.get(k)
+        const b = v === undefined ? undefined : v instanceof Path ? v : v.best
         let want: PathAttributes | null = null
         if (b) {
-          if (b.attrs !== lastAttrs || b.peer !== lastFrom) {
-            lastAttrs = b.attrs
-            lastFrom = b.peer
+          if (b !== lastPath) {
+            lastPath = b
             lastWant = this.exportAttrs(b, peer)
           }
           want = lastWant
@@ -404,7 +503,7 @@ export class Rib {
         if (want === null) {
           if (have !== undefined) {
             out.delete(k)
-            withdraw.push(e?.prefix ?? prefixFromKey(k))
+            withdraw.push(prefixFromKey(k))
           }
           continue
         }
@@ -415,7 +514,7 @@ export class Rib {
           g = []
           groups.set(want, g)
         }
-        g.push((e as Entry).prefix)
+        g.push(prefixFromKey(k))
       }
       if (withdraw.length > 0 || groups.size > 0) {
         res.push({ peerId: id, withdraw, announce: [...groups].map(([attrs, prefixes]) => ({ attrs, prefixes })) })
@@ -431,27 +530,33 @@ export class Rib {
   }
 
   best(prefix: Prefix): Route | undefined {
-    return this.loc.get(prefixKey(prefix))?.best
+    const v = this.loc.get(prefixKey(prefix))
+    return v instanceof Path ? v : v?.best
   }
 
   paths(prefix: Prefix): Route[] {
-    return this.loc.get(prefixKey(prefix))?.paths ?? []
+    const v = this.loc.get(prefixKey(prefix))
+    return v === undefined ? [] : v instanceof Path ? v.solo : v.paths
   }
 
   *routes(): Iterable<RouteChange> {
-    for (const e of this.loc.values()) if (e.best) yield { prefix: e.prefix, best: e.best, paths: e.paths }
+    for (const [k, v] of this.loc) {
+      if (v instanceof Path) yield { prefix: prefixFromKey(k), best: v, paths: v.solo }
+      else if (v.best) yield { prefix: prefixFromKey(k), best: v.best, paths: v.paths }
+    }
   }
 
   adjInCount(peerId: string): number {
-    return this.adjIn.get(peerId)?.size ?? 0
+    return this.peers.get(peerId)?.count ?? 0
   }
 
   adjOutCount(peerId: string): number {
-    return this.adjOut.get(peerId)?.size ?? 0
+    return this.peers.get(peerId)?.out.size ?? 0
   }
 
   /** Every candidate for a prefix (BIRD `show route all` lists them). */
   candidates(prefix: Prefix): readonly Route[] {
-    return this.loc.get(prefixKey(prefix))?.candidates ?? []
+    const v = this.loc.get(prefixKey(prefix))
+    return v === undefined ? [] : v instanceof Path ? v.solo : v.candidates
   }
 }

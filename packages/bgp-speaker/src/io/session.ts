@@ -9,6 +9,7 @@ import { Framer } from '../core/codec/framer.ts'
 import { MSG } from '../core/codec/header.ts'
 import { type BgpMessage, decodeMessage, encodeMessage } from '../core/codec/message.ts'
 import type { UpdateMessage } from '../core/codec/update.ts'
+import { AttrCache, decodeUpdateFrame, type KeyedUpdate } from '../core/codec/update-keys.ts'
 import {
   type FsmAction,
   type FsmConfig,
@@ -22,18 +23,19 @@ import {
 export interface SessionHooks {
   onEstablished(s: Session): void
   onDown(s: Session): void
-  onUpdate(s: Session, u: UpdateMessage): void
+  onUpdate(s: Session, u: UpdateMessage | KeyedUpdate): void
   onRouteRefresh(s: Session): void
   /** Called after the peer's OPEN was accepted (collision detection point). */
   onOpenConfirm(s: Session): void
-  onIdle(s: Session): void
+  /** After any state change (the FSM's actions are carried out). */
+  onStateChange?(s: Session, from: FsmState['state']): void
 }
 
 export interface SessionInit {
   peerName: string
   remote: { host: string; port: number }
   localAddress?: string
-  /** The connection came in from the peer (not initiated by us). */
+  /** Created for an accepted connection (a collision's second session); starts passive. */
   inbound: boolean
   fsm: FsmConfig
 }
@@ -49,12 +51,15 @@ export class Session {
   fsm: FsmState
   /** When the FSM last changed state (clock.now()). */
   since: number
-  readonly inbound: boolean
+  /** The current (or last) connection was initiated by the peer. */
+  connInbound: boolean
   lastReason = ''
   messagesIn = 0
   messagesOut = 0
   private socket: net.Socket | undefined
   private framer = new Framer()
+  /** Decoded attribute sections of this connection, by their bytes (UPDATEs repeat them). */
+  private attrCache = new AttrCache()
   private readonly timers = new Map<TimerName, Timer>()
   private readonly clock: Clock
   private readonly log: Logger
@@ -67,7 +72,7 @@ export class Session {
     this.log = c.log
     this.hooks = hooks
     this.init = init
-    this.inbound = init.inbound
+    this.connInbound = init.inbound
     this.fsm = initialFsm(init.fsm)
     this.since = c.clock.now()
   }
@@ -78,6 +83,11 @@ export class Session {
 
   get hasSocket(): boolean {
     return this.socket !== undefined
+  }
+
+  /** Our dial has neither completed nor failed. */
+  get dialling(): boolean {
+    return this.socket !== undefined && !this.connInbound && this.socket.connecting
   }
 
   /** Feeds one event through the FSM and carries out the actions. */
@@ -94,12 +104,12 @@ export class Session {
     }
     for (const a of r.actions) this.act(a)
     if (from !== 'OpenConfirm' && r.next.state === 'OpenConfirm') this.hooks.onOpenConfirm(this)
-    if (from !== 'Idle' && r.next.state === 'Idle') this.hooks.onIdle(this)
+    if (from !== r.next.state) this.hooks.onStateChange?.(this, from)
   }
 
   /** Gives the session an accepted inbound socket. */
   attach(sock: net.Socket, confirmed: FsmEvent['type'] = 'TcpConnectionConfirmed'): void {
-    this.bind(sock)
+    this.bind(sock, true)
     this.event({ type: confirmed } as FsmEvent)
   }
 
@@ -117,10 +127,12 @@ export class Session {
     this.messagesOut++
   }
 
-  private bind(sock: net.Socket): void {
+  private bind(sock: net.Socket, inbound: boolean): void {
     this.dropSocket()
     this.socket = sock
+    this.connInbound = inbound
     this.framer = new Framer()
+    this.attrCache = new AttrCache()
     sock.setNoDelay(true)
     sock.on('data', (chunk: Buffer) => {
       if (this.socket === sock) this.onData(chunk)
@@ -141,6 +153,11 @@ export class Session {
     const s = this.socket
     if (!s) return
     this.socket = undefined
+    if (s.connecting) {
+      // A dial still in flight: abort it (no FIN after a late connect the peer would accept).
+      s.destroy()
+      return
+    }
     s.end()
     // Give a queued NOTIFICATION a moment to leave, then make sure the socket is gone.
     const t = this.clock.setTimeout(() => s.destroy(), 1000)
@@ -152,10 +169,17 @@ export class Session {
     const opts: net.NetConnectOpts = { host, port }
     if (this.init.localAddress !== undefined) opts.localAddress = this.init.localAddress
     const sock = net.connect(opts)
-    this.bind(sock)
+    this.bind(sock, false)
+    // Bound the life of a dial the connect retry timer lets run (FSM: one dial at a time).
+    const limit = Math.max(2 * this.init.fsm.connectRetryTime, 10) * 1000
+    const t = this.clock.setTimeout(() => {
+      if (this.socket === sock && sock.connecting) sock.destroy(new Error('connect timed out'))
+    }, limit)
     sock.once('connect', () => {
+      t.cancel()
       if (this.socket === sock) this.event({ type: 'TcpCrAcked' })
     })
+    sock.once('close', () => t.cancel())
   }
 
   private act(a: FsmAction): void {
@@ -176,7 +200,8 @@ export class Session {
           name,
           this.clock.setTimeout(() => {
             this.timers.delete(name)
-            this.event({ type: TIMER_EVENT[name] } as FsmEvent)
+            if (name === 'connectRetry') this.event({ type: 'ConnectRetryTimerExpires', inFlight: this.dialling })
+            else this.event({ type: TIMER_EVENT[name] } as FsmEvent)
           }, a.ms),
         )
         return
@@ -207,6 +232,16 @@ export class Session {
     this.messagesOut++
   }
 
+  private onUpdateMsg(m: UpdateMessage | KeyedUpdate): void {
+    if (m.treatAsWithdraw)
+      this.log.warn(
+        { err: m.treatAsWithdraw.message, code: m.treatAsWithdraw.kind },
+        'malformed UPDATE treated as withdraw',
+      )
+    for (const d2 of m.discarded ?? []) this.log.warn({ err: d2.message, code: d2.kind }, 'attribute discarded')
+    this.event({ type: 'UpdateMsg', update: m })
+  }
+
   private onData(chunk: Uint8Array): void {
     for (const f of this.framer.push(chunk)) {
       if (this.fsm.state === 'Idle' || this.closed) return
@@ -215,6 +250,13 @@ export class Session {
         return
       }
       this.messagesIn++
+      if (f.type === MSG.UPDATE) {
+        // The receive path: prefixes as keys, attribute sets decoded once per distinct bytes.
+        const u = decodeUpdateFrame(f.bytes, { as4: this.fsm.as4 }, this.attrCache)
+        if (!u.ok) this.event(errorEvent(f.type, u.error))
+        else this.onUpdateMsg(u.msg)
+        continue
+      }
       const d = decodeMessage(f.bytes, { as4: this.fsm.as4 })
       if (!d.ok) {
         this.event(errorEvent(f.type, d.error))
@@ -226,13 +268,7 @@ export class Session {
           this.event({ type: 'BGPOpen', open: m })
           break
         case 'UPDATE':
-          if (m.treatAsWithdraw)
-            this.log.warn(
-              { err: m.treatAsWithdraw.message, code: m.treatAsWithdraw.kind },
-              'malformed UPDATE treated as withdraw',
-            )
-          for (const d2 of m.discarded ?? []) this.log.warn({ err: d2.message, code: d2.kind }, 'attribute discarded')
-          this.event({ type: 'UpdateMsg', update: m })
+          this.onUpdateMsg(m)
           break
         case 'KEEPALIVE':
           this.event({ type: 'KeepAliveMsg' })

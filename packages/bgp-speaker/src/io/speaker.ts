@@ -17,6 +17,7 @@ import {
   isEndOfRib,
   type UpdateMessage,
 } from '../core/codec/update.ts'
+import { isKeyedEndOfRib, type KeyedUpdate } from '../core/codec/update-keys.ts'
 import { FSM_DEFAULTS, fsmConfig, keepLocallyInitiated } from '../core/fsm.ts'
 import { type PeerOut, Rib, type RibResult, type RouteChange } from '../core/rib.ts'
 import { Session, type SessionHooks } from './session.ts'
@@ -36,6 +37,8 @@ export interface PeerConfig {
   holdTime?: number
   keepaliveTime?: number
   connectRetryTime?: number
+  /** First connect retry after a failed dial, doubling up to connectRetryTime (s; 0 = off). */
+  connectRetryFirst?: number
   /** The peer is a route-reflector client of this speaker. */
   rrClient?: boolean
 }
@@ -76,10 +79,11 @@ export type RoutesListener = (changes: RouteChange[]) => void
 const DEFAULT_PORT = 179
 
 class PeerController {
-  readonly cfg: PeerConfig
+  cfg: PeerConfig
   readonly name: string
+  /** The session that dials (unless passive) and restarts; during a collision, one of two. */
   main: Session
-  /** A second connection while a collision is being resolved. */
+  /** A second connection (accepted from the peer) while a collision is being resolved. */
   extra: Session | undefined
   private readonly sp: Speaker
 
@@ -97,13 +101,16 @@ class PeerController {
   newSession(inbound: boolean): Session {
     const sp = this.sp
     const fsm = fsmConfig({
-      localAs: sp.init.asNumber,
+      localAs: sp.asNumber,
       routerId: sp.routerId,
       peerAs: this.cfg.asNumber,
-      passive: inbound || this.cfg.passive === true,
+      // Even a session created for an accepted connection keeps the peer's own mode: it may
+      // become the main session, which reconnects after a failure (it starts passive, below).
+      passive: this.cfg.passive === true,
       holdTime: this.cfg.holdTime ?? FSM_DEFAULTS.holdTime,
       connectRetryTime: this.cfg.connectRetryTime ?? FSM_DEFAULTS.connectRetryTime,
-      capabilities: defaultCapabilities(sp.init.asNumber),
+      capabilities: defaultCapabilities(sp.asNumber),
+      ...(this.cfg.connectRetryFirst !== undefined ? { connectRetryFirst: this.cfg.connectRetryFirst } : {}),
       ...(this.cfg.keepaliveTime !== undefined ? { keepaliveTime: this.cfg.keepaliveTime } : {}),
     })
     const init = {
@@ -118,13 +125,17 @@ class PeerController {
 
   private hooks(): SessionHooks {
     return {
-      onEstablished: (s) => this.sp.peerEstablished(this, s),
+      onEstablished: (s) => {
+        if (s === this.extra) this.promote(s)
+        this.sp.peerEstablished(this, s)
+      },
       onDown: () => this.sp.peerDown(this),
       onUpdate: (_s, u) => this.sp.peerUpdate(this, u),
       onRouteRefresh: () => this.sp.flush(this.sp.rib.refresh(this.name)),
       onOpenConfirm: (s) => this.resolveCollision(s),
-      onIdle: (s) => {
-        if (s === this.extra) {
+      onStateChange: (s) => {
+        // The second connection is only a connection: once it is lost it is gone.
+        if (s === this.extra && !s.hasSocket) {
           s.close()
           this.extra = undefined
         }
@@ -132,45 +143,87 @@ class PeerController {
     }
   }
 
-  /** An inbound connection from this peer's address. */
-  accept(sock: net.Socket): void {
-    const st = this.main.state
-    if ((st === 'Connect' || st === 'Active') && !(st === 'Active' && this.main.hasSocket)) {
-      this.main.attach(sock)
-      return
-    }
-    if ((st === 'OpenSent' || st === 'OpenConfirm') && this.extra === undefined) {
-      const s = this.newSession(true)
-      this.extra = s
-      s.event({ type: 'ManualStart' })
-      s.attach(sock)
-      return
-    }
-    // Established, Idle, or already two connections: refuse (RFC 4486 Cease 6/5).
-    sock.on('error', () => {})
-    sock.end(encodeNotification(notification(ERR.CEASE, CEASE_SUB.CONNECTION_REJECTED)))
+  /** The extra session carries the peering from now on; the old main session goes. */
+  private promote(s: Session): void {
+    const old = this.main
+    this.main = s
+    this.extra = undefined
+    old.close()
   }
 
-  /** RFC 4271 §6.8: the connection opened by the higher BGP identifier survives. */
+  /** Loses a collision: Cease 6/7 on its connection, and it is gone. */
+  private dump(s: Session): void {
+    s.event({ type: 'OpenCollisionDump' })
+    s.close()
+  }
+
+  /** An inbound connection from this peer's address. */
+  accept(sock: net.Socket): void {
+    const m = this.main
+    const up = m.state === 'Established' || this.extra?.state === 'Established'
+    if (m.state === 'Idle' || up) {
+      // Established (RFC 4271 §6.8: the existing session stays) or Idle (stopped, error wait):
+      // refuse with Cease 6/5 (RFC 4486).
+      sock.on('error', () => {})
+      sock.end(encodeNotification(notification(ERR.CEASE, CEASE_SUB.CONNECTION_REJECTED)))
+      // Read (and drop) until the peer closes, else its FIN is never seen and the socket lingers
+      // half-open (holding up server.close()); a peer that never closes is cut off after 1 s.
+      sock.resume()
+      const t = this.sp.clock.setTimeout(() => sock.destroy(), 1000)
+      sock.once('close', () => t.cancel())
+      return
+    }
+    if ((m.state === 'Connect' || m.state === 'Active') && !m.hasSocket) {
+      m.attach(sock)
+      return
+    }
+    // The main session has a connection: our dial (in flight or in OpenSent/OpenConfirm), or an
+    // earlier one from the peer. A speaker dials one connection at a time, so a new one from the
+    // peer supersedes the peer's earlier one (which it has given up); against ours, the BGP
+    // identifiers decide once an OPEN is in (resolveCollision).
+    const fresh = this.newSession(true)
+    fresh.event({ type: 'ManualStartPassive' })
+    fresh.attach(sock)
+    const older = m.hasSocket && m.connInbound ? m : this.extra
+    if (older === m) {
+      this.dump(m)
+      this.main = fresh
+    } else {
+      if (older) this.dump(older)
+      this.extra = fresh
+    }
+  }
+
+  /**
+   * RFC 4271 §6.8, run when a session reaches OpenConfirm (the peer's BGP identifier is known):
+   * of two connections in OpenSent/OpenConfirm, the one initiated by the speaker with the higher
+   * identifier survives; the other gets Cease 6/7 (RFC 4486 "Connection Collision Resolution").
+   */
   private resolveCollision(s: Session): void {
     const other = s === this.main ? this.extra : this.main
     if (!other || !this.extra) return
     if (other.state !== 'OpenSent' && other.state !== 'OpenConfirm') return
     const remoteId = s.fsm.peerOpen?.bgpId ?? other.fsm.peerOpen?.bgpId ?? 0
     const keepOutbound = keepLocallyInitiated(this.sp.routerId, remoteId)
-    const loser = s.inbound === keepOutbound ? s : other
-    const winner = loser === s ? other : s
-    loser.event({ type: 'OpenCollisionDump' })
-    loser.close()
+    // Both connections come from different sides here (accept supersedes same-side ones).
+    const winner = s.connInbound !== keepOutbound ? s : other
+    const loser = winner === s ? other : s
+    this.sp.log.info(
+      { peer: this.name, kept: winner.connInbound ? 'inbound' : 'outbound' },
+      'connection collision resolved',
+    )
+    this.dump(loser)
     this.main = winner
     this.extra = undefined
   }
 
-  stop(): void {
-    this.extra?.event({ type: 'ManualStop' })
+  /** Stops both sessions for good; `subcode`: the Cease subcode an open session is told. */
+  stop(subcode?: number): void {
+    const ev = subcode === undefined ? { type: 'ManualStop' as const } : { type: 'ManualStop' as const, subcode }
+    this.extra?.event(ev)
     this.extra?.close()
     this.extra = undefined
-    this.main.event({ type: 'ManualStop' })
+    this.main.event(ev)
     this.main.close()
   }
 
@@ -186,6 +239,8 @@ export class Speaker {
   readonly log: Logger
   readonly rib: Rib
   readonly routerId: number
+  /** Local AS (BIRD `local as`); {@link setAsNumber} changes it live. */
+  asNumber: number
   private readonly peers = new Map<string, PeerController>()
   private server: net.Server | undefined
   private listeners: RoutesListener[] = []
@@ -197,6 +252,7 @@ export class Speaker {
     this.clock = init.clock
     this.log = init.log.child({ component: 'bgp.speaker' })
     this.routerId = parseIPv4(init.routerId)
+    this.asNumber = init.asNumber
     this.started = init.clock.now()
     this.rib = new Rib({
       localAs: init.asNumber,
@@ -208,20 +264,63 @@ export class Speaker {
 
   /** Starts listening (if configured) and every peer. Returns the bound listen address. */
   async start(): Promise<{ host: string; port: number } | undefined> {
-    if (this.init.listen) {
-      const { host, port } = this.init.listen
-      const server = net.createServer((sock) => this.onConnection(sock))
-      this.server = server
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen({ host, port }, () => resolve())
-      })
-      const addr = server.address() as net.AddressInfo
-      this.bound = { host: addr.address, port: addr.port }
-      this.log.info(this.bound, 'bgp listening')
-    }
+    if (this.init.listen) await this.listen(this.init.listen)
     for (const p of this.init.peers) this.addPeer(p)
     return this.bound
+  }
+
+  private async listen(at: { host: string; port: number }): Promise<void> {
+    const server = net.createServer((sock) => this.onConnection(sock))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({ host: at.host, port: at.port }, () => resolve())
+    })
+    this.server = server
+    const addr = server.address() as net.AddressInfo
+    this.bound = { host: addr.address, port: addr.port }
+    this.log.info(this.bound, 'bgp listening')
+  }
+
+  /**
+   * Moves the listener (BGPConfiguration listenPort): the new socket is bound before the old one
+   * closes, so a failure (port taken) leaves the old listener in place and throws. Established
+   * sessions are connections of their own and stay up.
+   */
+  async setListen(at: { host: string; port: number }): Promise<{ host: string; port: number }> {
+    const old = this.server
+    const was = this.bound
+    if (old && was && was.host === at.host && was.port === at.port) return was
+    this.server = undefined
+    try {
+      await this.listen(at)
+    } catch (err) {
+      this.server = old
+      this.bound = was
+      throw err
+    }
+    // Stops accepting at once; its callback would wait for the sessions it accepted, which stay.
+    old?.close()
+    return this.bound as { host: string; port: number }
+  }
+
+  /**
+   * Changes the local AS live, as BIRD does on reconfigure: every session (all of them carry the
+   * local AS in their OPEN, and it decides iBGP vs eBGP) is reset with Cease 6/6 (Other
+   * Configuration Change) and comes back with the new AS; originated routes stay.
+   */
+  setAsNumber(asn: number): string[] {
+    if (asn === this.asNumber) return []
+    const names = [...this.peers.keys()]
+    for (const pc of this.peers.values()) pc.stop(CEASE_SUB.OTHER_CONFIG_CHANGE)
+    this.asNumber = asn
+    this.rib.cfg.localAs = asn
+    for (const [name, pc] of this.peers) {
+      const fresh = new PeerController(this, pc.cfg)
+      this.peers.set(name, fresh)
+      fresh.main.event({ type: 'ManualStart' })
+    }
+    this.log.info({ asNumber: asn, reset: names.length }, 'local AS changed')
+    return names
   }
 
   get address(): { host: string; port: number } | undefined {
@@ -324,8 +423,8 @@ export class Speaker {
     this.apply(this.rib.peerDown(pc.name))
   }
 
-  peerUpdate(pc: PeerController, u: UpdateMessage): void {
-    if (isEndOfRib(u)) return
+  peerUpdate(pc: PeerController, u: UpdateMessage | KeyedUpdate): void {
+    if ('keyed' in u ? isKeyedEndOfRib(u) : isEndOfRib(u)) return
     this.apply(this.rib.applyUpdate(pc.name, u))
   }
 
@@ -344,7 +443,8 @@ export class Speaker {
 
   private apply(r: RibResult): void {
     this.flush(r.out)
-    if (r.changes.length === 0) return
+    // One listener call per UPDATE (or per originate/withdraw/peer change), not per prefix.
+    if (r.changed === 0 || this.listeners.length === 0) return
     for (const l of this.listeners) {
       try {
         l(r.changes)

@@ -49,6 +49,9 @@ import {
 } from '@calilab/model'
 import type { SyncerUpdate } from '../io/syncer/types.ts'
 import type { Tool } from '../tools/types.ts'
+import { birdcTool } from './birdc-tool.ts'
+
+export { birdcTool }
 
 /** Node annotation (k8s Node) with the real address of the node's BGP listener, `HOST:PORT`. */
 export const BGP_ANNOTATION = 'calilab.dev/bgp'
@@ -298,9 +301,15 @@ export class NodeBgp {
   private applies = 0
   private last: DesiredBgp | undefined
   private bound: { host: string; port: number } | undefined
+  /** The real port the listener was asked for (`--bgp-port`, or listenPort when not 179). */
+  private listenPort: number
+  private wantPort: number
+  private relistening = false
 
   constructor(init: NodeBgpInit) {
     this.init = init
+    this.listenPort = init.port ?? DEFAULT_REAL_BGP_PORT
+    this.wantPort = this.listenPort
     this.log = init.log.child({ component: 'bgp', node: init.nodeName })
     this.speaker = createSpeaker({
       routerId: init.nodeIp,
@@ -443,6 +452,7 @@ export class NodeBgp {
     for (const n of res.removed) this.peerEndpoints.delete(n)
     if (res.added.length || res.removed.length || res.restarted.length || res.originated.length || res.withdrawn.length)
       this.log.info(res, 'bgp configuration applied')
+    if (d) this.relisten(d.listenPort)
     // Kernel side: pools (IPIP/VXLAN) and rejected service ranges.
     const pools = [...this.view.pools.values()].map((o) => {
       const s = (o.spec ?? {}) as { cidr?: string; ipipMode?: string; vxlanMode?: string }
@@ -456,6 +466,41 @@ export class NodeBgp {
     this.kernel.reject = reject
     if (changed) this.kernel.resync()
     this.last = d
+  }
+
+  /**
+   * BGPConfiguration listenPort, live: the emulated 179 is the node's real BGP port (`--bgp-port`);
+   * any other port is used as the real port too, which is where peers' resolvers dial it. The
+   * listener moves; established sessions stay.
+   */
+  private relisten(listenPort: number): void {
+    const base = this.init.port ?? DEFAULT_REAL_BGP_PORT
+    this.wantPort = listenPort === 179 ? base : listenPort
+    this.moveListener()
+  }
+
+  private moveListener(): void {
+    if (this.relistening || this.closed || !this.bound || this.wantPort === this.listenPort) return
+    const want = this.wantPort
+    this.relistening = true
+    this.speaker
+      .setListen({ host: this.init.endpoint, port: want })
+      .then(
+        (b) => {
+          this.bound = b
+          this.listenPort = want
+          this.log.info({ listen: b }, 'bgp listener moved')
+        },
+        (err: unknown) => {
+          // Keep the old listener; retry on the next change (a port in use is an operator error).
+          this.listenPort = want
+          this.log.warn({ err, port: want }, 'bgp: cannot listen on the configured port; old listener kept')
+        },
+      )
+      .finally(() => {
+        this.relistening = false
+        this.moveListener()
+      })
   }
 
   // ------------------------------------------------------------------ views
@@ -538,27 +583,5 @@ export class NodeBgp {
     this.closed = true
     this.kernel.close()
     await this.speaker.stop()
-  }
-}
-
-/** `birdc [-s SOCKET] [-r] CMD...` (birdcl too) over a text function. */
-export function birdcTool(run: (cmd: string) => string): Tool {
-  return async (argv, _env, io) => {
-    const args = [...argv.slice(1)]
-    while (args[0]?.startsWith('-')) {
-      const f = args.shift()
-      if (f === '-s') args.shift()
-    }
-    if (args.length === 0) {
-      io.stderr('birdc: interactive mode is not supported here; give the command, e.g. birdc show protocols\n')
-      return 1
-    }
-    try {
-      io.stdout(run(args.join(' ')))
-      return 0
-    } catch (e) {
-      io.stdout(`${(e as Error).message}\n`)
-      return 1
-    }
   }
 }
