@@ -40,7 +40,7 @@ export class NetnsImpl implements Netns {
   readonly host: HostImpl
   readonly sets = new IpSetStore()
   readonly nf: Netfilter
-  readonly conntrack = new Conntrack()
+  readonly conntrack: Conntrack
   readonly routes: RouteTables
   readonly stack: Stack
   readonly pipeline: Pipeline
@@ -61,6 +61,9 @@ export class NetnsImpl implements Netns {
     this.name = name
     this.id = id
     this.nf = new Netfilter(this.sets)
+    // The root namespace gets the kernel's default hash table for a host with 4 GiB or more
+    // (nf_conntrack_buckets 262144); pods' tables start small and grow.
+    this.conntrack = new Conntrack(262144, name === '' ? 262144 : 1024)
     this.routes = new RouteTables({ hasDev: (d) => this.linkMap.has(d) })
     this.pipeline = new Pipeline(this)
     this.stack = new Stack({

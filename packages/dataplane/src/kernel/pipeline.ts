@@ -70,8 +70,8 @@ export class Pipeline {
   private readonly frames: Ctx[] = []
   private readonly txViews: PacketView[] = []
   private depth = 0
-  private readonly outcomes = new Map<string, PacketOutcome>()
   private readonly fwdOutcomes = new Map<string, PacketOutcome>()
+  private readonly dropOutcomes = new Map<DropReason, PacketOutcome>()
   private readonly underlayOutcomes = new Map<number, PacketOutcome>()
 
   constructor(ns: NetnsImpl) {
@@ -449,7 +449,8 @@ export class Pipeline {
 
   private hook(table: TableName, chain: Hook, c: Ctx): string {
     const nf = this.ns.nf
-    if (!nf.tables[table].chains.has(chain)) return 'ACCEPT'
+    const start = nf.tables[table].chains.get(chain)
+    if (start === undefined) return 'ACCEPT'
     const ctx = this.evalCtx
     if (c.trace) {
       this.nfTrace.length = 0
@@ -457,7 +458,7 @@ export class Pipeline {
     }
     c.p.src = c.v.src
     c.p.sport = c.v.sport
-    const verdict = nf.traverse(table, chain, c.p, ctx, this.verdict)
+    const verdict = nf.traverseChain(table, start, c.p, ctx, this.verdict)
     if (c.trace) {
       for (const step of this.nfTrace) c.trace.push({ kind: 'rule', ns: this.ns.name, step: { ...step } })
       c.trace.push({ kind: 'hook', ns: this.ns.name, hook: chain, table, verdict: verdict.verdict })
@@ -508,7 +509,12 @@ export class Pipeline {
           ? { kind: 'drop', ns: this.ns.name, reason }
           : { kind: 'drop', ns: this.ns.name, reason, detail },
       )
-    return this.cached(`d${reason}`, () => ({ kind: 'dropped', reason }))
+    let o = this.dropOutcomes.get(reason)
+    if (o === undefined) {
+      o = Object.freeze({ kind: 'dropped', reason }) as PacketOutcome
+      this.dropOutcomes.set(reason, o)
+    }
+    return o
   }
 
   private underlaid(nextHop: number): PacketOutcome {
@@ -527,16 +533,6 @@ export class Pipeline {
     if (o === undefined) {
       o = Object.freeze({ kind: 'forwarded', dev }) as PacketOutcome
       this.fwdOutcomes.set(dev, o)
-    }
-    return o
-  }
-
-  /** Outcomes are immutable and few: one object per kind/device/reason, not one per packet. */
-  private cached(key: string, make: () => PacketOutcome): PacketOutcome {
-    let o = this.outcomes.get(key)
-    if (o === undefined) {
-      o = Object.freeze(make())
-      this.outcomes.set(key, o)
     }
     return o
   }

@@ -83,6 +83,10 @@ export class CtEntry {
   mark = 0
   packets = 0
   bytes = 0
+  /** Neighbours in the table's list of confirmed entries (confirm order); `listed` while in it. */
+  prevEntry: CtEntry | undefined = undefined
+  nextEntry: CtEntry | undefined = undefined
+  listed = false
   constructor(id: number, proto: number, src: number, dst: number, sport: number, dport: number) {
     this.id = id
     this.orig = new CtTuple(this, ORIGINAL, proto, src, dst, sport, dport)
@@ -123,23 +127,39 @@ export interface SnatOptions {
 }
 
 export class Conntrack {
-  private readonly buckets = new Map<number, CtTuple>()
-  private readonly all = new Set<CtEntry>()
+  /**
+   * The hash table: chains of tuples per bucket (hash & mask), an array grown by doubling when the
+   * tuples outnumber the buckets (a Map keyed by the uint32 hash boxed every key above 2^30).
+   */
+  private buckets: (CtTuple | undefined)[]
+  private mask: number
+  private readonly initialBuckets: number
+  private tuples = 0
+  /** Confirmed entries in confirm order: an intrusive doubly linked list (no hashing, O(1) removal). */
+  private first: CtEntry | undefined = undefined
+  private last: CtEntry | undefined = undefined
+  private size = 0
   private nextId = 1
   /** nf_conntrack_max */
   max: number
 
-  constructor(max = 262144) {
+  /** `buckets`: initial hash table size (a power of two; the kernel's nf_conntrack_buckets). */
+  constructor(max = 262144, buckets = 1024) {
     this.max = max
+    let n = 1024
+    while (n < buckets) n *= 2
+    this.initialBuckets = n
+    this.buckets = new Array(n).fill(undefined)
+    this.mask = n - 1
   }
 
   get count(): number {
-    return this.all.size
+    return this.size
   }
 
   /** The tuple (with its direction) a packet belongs to, or undefined. */
   lookup(proto: number, src: number, dst: number, sport: number, dport: number, now: number): CtTuple | undefined {
-    let n = this.buckets.get(tupleHash(proto, src, dst, sport, dport))
+    let n = this.buckets[tupleHash(proto, src, dst, sport, dport) & this.mask]
     while (n !== undefined) {
       if (n.src === src && n.dst === dst && n.sport === sport && n.dport === dport && n.proto === proto) {
         if (n.entry.expires <= now) {
@@ -155,8 +175,7 @@ export class Conntrack {
 
   /** Looks up the packet in `v` (ICMP echo: id as port). */
   lookupPacket(v: PacketView, now: number): CtTuple | undefined {
-    const [sp, dp] = ports(v)
-    return this.lookup(v.proto, v.src, v.dst, sp, dp, now)
+    return this.lookup(v.proto, v.src, v.dst, sportOf(v), dportOf(v), now)
   }
 
   /** A new, unconfirmed entry for a first packet (not yet findable). */
@@ -167,8 +186,7 @@ export class Conntrack {
   }
 
   createFromPacket(v: PacketView, now: number): CtEntry {
-    const [sp, dp] = ports(v)
-    return this.create(v.proto, v.src, v.dst, sp, dp, now)
+    return this.create(v.proto, v.src, v.dst, sportOf(v), dportOf(v), now)
   }
 
   /** DNAT binding: replies come from ip:port (port -1 keeps the port). */
@@ -210,11 +228,17 @@ export class Conntrack {
   /** Makes the entry findable in both directions (the kernel's confirm at the last hook). */
   confirm(e: CtEntry): boolean {
     if (e.status & IPS_CONFIRMED) return true
-    if (this.all.size >= this.max) return false
+    if (this.size >= this.max) return false
     this.insert(e.orig)
     this.insert(e.reply)
     e.status |= IPS_CONFIRMED
-    this.all.add(e)
+    e.listed = true
+    e.prevEntry = this.last
+    e.nextEntry = undefined
+    if (this.last) this.last.nextEntry = e
+    else this.first = e
+    this.last = e
+    this.size++
     return true
   }
 
@@ -287,7 +311,15 @@ export class Conntrack {
   }
 
   remove(e: CtEntry): void {
-    if (!this.all.delete(e)) return
+    if (!e.listed) return
+    e.listed = false
+    if (e.prevEntry) e.prevEntry.nextEntry = e.nextEntry
+    else this.first = e.nextEntry
+    if (e.nextEntry) e.nextEntry.prevEntry = e.prevEntry
+    else this.last = e.prevEntry
+    e.prevEntry = undefined
+    // nextEntry is kept so a walk that removes the entry it stands on can go on.
+    this.size--
     this.unlink(e.orig)
     this.unlink(e.reply)
   }
@@ -295,18 +327,21 @@ export class Conntrack {
   /** Drops expired entries; returns how many. */
   gc(now: number): number {
     let n = 0
-    for (const e of this.all)
+    for (let e = this.first; e !== undefined; ) {
+      const next = e.nextEntry
       if (e.expires <= now) {
         this.remove(e)
         n++
       }
+      e = next
+    }
     return n
   }
 
   /** Entries matching `f`, in creation order (expired ones excluded). */
   list(now: number, f: CtFilter = {}): CtEntry[] {
     const out: CtEntry[] = []
-    for (const e of this.all) if (e.expires > now && matches(e, f)) out.push(e)
+    for (let e = this.first; e !== undefined; e = e.nextEntry) if (e.expires > now && matches(e, f)) out.push(e)
     return out
   }
 
@@ -318,33 +353,86 @@ export class Conntrack {
   }
 
   flush(): void {
-    this.buckets.clear()
-    this.all.clear()
+    this.buckets = new Array(this.initialBuckets).fill(undefined)
+    this.mask = this.initialBuckets - 1
+    this.tuples = 0
+    for (let e = this.first; e !== undefined; ) {
+      const next = e.nextEntry
+      e.listed = false
+      e.prevEntry = undefined
+      e.nextEntry = undefined
+      e = next
+    }
+    this.first = undefined
+    this.last = undefined
+    this.size = 0
   }
 
   private insert(t: CtTuple): void {
+    if (this.tuples >= this.buckets.length) this.grow()
     t.hash = tupleHash(t.proto, t.src, t.dst, t.sport, t.dport)
-    t.next = this.buckets.get(t.hash)
-    this.buckets.set(t.hash, t)
+    const b = t.hash & this.mask
+    t.next = this.buckets[b]
+    this.buckets[b] = t
+    this.tuples++
+  }
+
+  /** Doubles the buckets: each chain splits into buckets i and i + old size, keeping its order. */
+  private grow(): void {
+    const old = this.buckets
+    const n0 = old.length
+    const next: (CtTuple | undefined)[] = old.concat(old)
+    for (let i = 0; i < n0; i++) {
+      let lo: CtTuple | undefined
+      let hi: CtTuple | undefined
+      next[i] = undefined
+      next[i + n0] = undefined
+      let n = old[i]
+      while (n !== undefined) {
+        const after = n.next
+        n.next = undefined
+        if (n.hash & n0) {
+          if (hi === undefined) next[i + n0] = n
+          else hi.next = n
+          hi = n
+        } else {
+          if (lo === undefined) next[i] = n
+          else lo.next = n
+          lo = n
+        }
+        n = after
+      }
+    }
+    this.buckets = next
+    this.mask = n0 * 2 - 1
   }
 
   private unlink(t: CtTuple): void {
-    let n = this.buckets.get(t.hash)
+    const b = t.hash & this.mask
+    let n = this.buckets[b]
     if (n === t) {
-      if (t.next) this.buckets.set(t.hash, t.next)
-      else this.buckets.delete(t.hash)
+      this.buckets[b] = t.next
+      this.tuples--
       return
     }
     while (n && n.next !== t) n = n.next
-    if (n) n.next = t.next
+    if (n) {
+      n.next = t.next
+      this.tuples--
+    }
   }
 }
 
-function ports(v: PacketView): [number, number] {
-  // ICMP echo: the id stands in for the requester's port, so a reply carries it as the dport
-  // (the reply tuple of an (id, 0) request is (0, id'), id' after SNAT).
-  if (v.proto === IPPROTO_ICMP) return v.icmpType === 0 ? [0, v.icmpId] : [v.icmpId, 0]
-  return [v.sport, v.dport]
+// ICMP echo: the id stands in for the requester's port, so a reply carries it as the dport
+// (the reply tuple of an (id, 0) request is (0, id'), id' after SNAT).
+function sportOf(v: PacketView): number {
+  if (v.proto === IPPROTO_ICMP) return v.icmpType === 0 ? 0 : v.icmpId
+  return v.sport
+}
+
+function dportOf(v: PacketView): number {
+  if (v.proto === IPPROTO_ICMP) return v.icmpType === 0 ? v.icmpId : 0
+  return v.dport
 }
 
 function matches(e: CtEntry, f: CtFilter): boolean {

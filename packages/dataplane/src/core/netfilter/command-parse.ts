@@ -35,33 +35,51 @@ export interface IptablesCommand {
   zero: boolean
 }
 
-const COMMANDS: Record<string, IptablesOp> = {
-  '-A': 'append',
-  '--append': 'append',
-  '-I': 'insert',
-  '--insert': 'insert',
-  '-D': 'delete',
-  '--delete': 'delete',
-  '-R': 'replace',
-  '--replace': 'replace',
-  '-C': 'check',
-  '--check': 'check',
-  '-L': 'list',
-  '--list': 'list',
-  '-S': 'list-rules',
-  '--list-rules': 'list-rules',
-  '-F': 'flush',
-  '--flush': 'flush',
-  '-Z': 'zero',
-  '--zero': 'zero',
-  '-N': 'new-chain',
-  '--new-chain': 'new-chain',
-  '-X': 'delete-chain',
-  '--delete-chain': 'delete-chain',
-  '-P': 'policy',
-  '--policy': 'policy',
-  '-E': 'rename-chain',
-  '--rename-chain': 'rename-chain',
+const COMMANDS = new Map<string, IptablesOp>(
+  Object.entries({
+    '-A': 'append',
+    '--append': 'append',
+    '-I': 'insert',
+    '--insert': 'insert',
+    '-D': 'delete',
+    '--delete': 'delete',
+    '-R': 'replace',
+    '--replace': 'replace',
+    '-C': 'check',
+    '--check': 'check',
+    '-L': 'list',
+    '--list': 'list',
+    '-S': 'list-rules',
+    '--list-rules': 'list-rules',
+    '-F': 'flush',
+    '--flush': 'flush',
+    '-Z': 'zero',
+    '--zero': 'zero',
+    '-N': 'new-chain',
+    '--new-chain': 'new-chain',
+    '-X': 'delete-chain',
+    '--delete-chain': 'delete-chain',
+    '-P': 'policy',
+    '--policy': 'policy',
+    '-E': 'rename-chain',
+    '--rename-chain': 'rename-chain',
+  }) as [string, IptablesOp][],
+)
+const COMBINED = /^-[a-zA-Z]{2,}$/
+
+/** The argument after `i` when it does not start with '-' (a chain name, a policy). */
+function positional(argv: readonly string[], i: number): string | undefined {
+  const v = argv[i + 1]
+  return v !== undefined && !v.startsWith('-') ? v : undefined
+}
+
+function isDigits(s: string): boolean {
+  if (s.length === 0) return false
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k)
+    if (c < 0x30 || c > 0x39) return false
+  }
+  return true
 }
 
 /** Parses an `iptables` command line (without the program name). */
@@ -77,62 +95,68 @@ export function parseIptablesArgs(argv: readonly string[]): IptablesCommand {
   }
   let op: IptablesOp | undefined
   const rest: string[] = []
-  // Defined once, outside the loop: this runs for every rule of an iptables-restore.
-  let i = 0
-  const next = () => argv[i + 1]
-  const positional = () => {
-    const v = next()
-    if (v !== undefined && !v.startsWith('-')) {
-      i++
-      return v
-    }
-    return undefined
-  }
-  for (; i < argv.length; i++) {
+  // No closures here (tsx's keep-names wraps each in a defineProperty call): this runs for every
+  // rule of an iptables-restore.
+  for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!
+    // Commands and the options below all start with '-': anything else goes to the rule spec.
+    if (a.charCodeAt(0) !== 0x2d) {
+      rest.push(a)
+      continue
+    }
     // Combined short flags such as -nvL or -vnL.
-    if (/^-[a-zA-Z]{2,}$/.test(a) && !a.startsWith('--')) {
+    if (a.length > 2 && a.charCodeAt(0) === 0x2d && a.charCodeAt(1) !== 0x2d && COMBINED.test(a)) {
       const letters = a.slice(1).split('')
       const expanded = letters.map((c) => `-${c}`)
       argv = [...argv.slice(0, i), ...expanded, ...argv.slice(i + 1)]
       a = argv[i]!
     }
-    if (a in COMMANDS) {
-      const o = COMMANDS[a]!
+    const o = COMMANDS.get(a)
+    if (o !== undefined) {
       if (o === 'zero' && op === 'list') {
         cmd.zero = true
-        const c = positional()
-        if (c !== undefined) cmd.chain = c
+        const c = positional(argv, i)
+        if (c !== undefined) {
+          cmd.chain = c
+          i++
+        }
         continue
       }
       if (o === 'list' && op === 'zero') {
         op = 'list'
         cmd.zero = true
-        const c = positional()
-        if (c !== undefined) cmd.chain = c
+        const c = positional(argv, i)
+        if (c !== undefined) {
+          cmd.chain = c
+          i++
+        }
         continue
       }
       if (op !== undefined) throw bad('Cannot use more than one command option')
       op = o
-      const c = positional()
-      if (c !== undefined) cmd.chain = c
-      else if (!['list', 'list-rules', 'flush', 'zero', 'delete-chain'].includes(o))
+      const c = positional(argv, i)
+      if (c !== undefined) {
+        cmd.chain = c
+        i++
+      } else if (!['list', 'list-rules', 'flush', 'zero', 'delete-chain'].includes(o))
         throw bad(`option "${a}" requires an argument`)
       if (o === 'insert' || o === 'replace' || o === 'delete' || o === 'list' || o === 'list-rules') {
-        const n = next()
-        if (n !== undefined && /^\d+$/.test(n)) {
+        const n = argv[i + 1]
+        if (n !== undefined && isDigits(n)) {
           cmd.index = Number(n)
           i++
         }
       }
       if (o === 'policy') {
-        const p = positional()
+        const p = positional(argv, i)
+        if (p !== undefined) i++
         if (p !== 'ACCEPT' && p !== 'DROP') throw bad(`Bad policy name. Run \`dmesg' for more information.`)
         cmd.policy = p
       }
       if (o === 'rename-chain') {
-        const n = positional()
+        const n = positional(argv, i)
         if (n === undefined) throw bad('-E requires old-chain-name and new-chain-name')
+        i++
         cmd.newName = n
       }
       continue
@@ -140,7 +164,7 @@ export function parseIptablesArgs(argv: readonly string[]): IptablesCommand {
     switch (a) {
       case '-t':
       case '--table': {
-        const t = next()
+        const t = argv[i + 1]
         if (!t || !(TABLE_NAMES as readonly string[]).includes(t))
           throw new NetfilterError(
             'NF_BAD_TABLE',
@@ -169,7 +193,7 @@ export function parseIptablesArgs(argv: readonly string[]): IptablesCommand {
         continue
       case '-w':
       case '--wait':
-        if (next() !== undefined && /^\d+(\.\d+)?$/.test(next()!)) i++
+        if (argv[i + 1] !== undefined && /^\d+(\.\d+)?$/.test(argv[i + 1]!)) i++
         continue
       case '-W':
       case '--wait-interval':

@@ -174,7 +174,9 @@ export function iptablesRestore(nf: Netfilter, text: string, o: RestoreOptions =
   }
   for (let ln = 0; ln < lines.length; ln++) {
     const n = ln + 1
-    const line = lines[ln]!.trim()
+    const raw = lines[ln]!
+    const line =
+      raw.length > 0 && isBlank(raw.charCodeAt(0)) | isBlank(raw.charCodeAt(raw.length - 1)) ? raw.trim() : raw
     if (line === '' || line.startsWith('#')) continue
     if (line.startsWith('*')) {
       if (cur) fail(n, 'table block not committed')
@@ -232,7 +234,7 @@ export function iptablesRestore(nf: Netfilter, text: string, o: RestoreOptions =
       throw e
     }
     let counters: [number, number] | undefined
-    const cm = /^\[(\d+):(\d+)\]$/.exec(toks[0] ?? '')
+    const cm = toks[0]?.charCodeAt(0) === 0x5b ? /^\[(\d+):(\d+)\]$/.exec(toks[0]) : null
     if (cm) {
       counters = [Number(cm[1]), Number(cm[2])]
       toks = toks.slice(1)
@@ -263,6 +265,11 @@ export function iptablesRestore(nf: Netfilter, text: string, o: RestoreOptions =
     }
   }
   if (cur) fail(lines.length, 'COMMIT expected')
+}
+
+/** Whether trim() would remove this character (the ASCII ones; anything else goes through trim). */
+function isBlank(c: number): number {
+  return c <= 0x20 || c >= 0x7f ? 1 : 0
 }
 
 function freshTable(nf: Netfilter, tn: TableName): Table {

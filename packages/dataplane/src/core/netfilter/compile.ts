@@ -35,7 +35,7 @@ export interface TraceStep {
 
 export type Predicate = (p: NfPacket, c: EvalContext) => boolean
 
-const TRUE: Predicate = () => true
+export const TRUE: Predicate = () => true
 
 function defaultAddrType(c: EvalContext, ip: number, iface: string | undefined): number {
   if (c.addrType) return c.addrType(ip, iface)
@@ -64,6 +64,14 @@ function portTest(r: { min: number; max: number; neg: boolean }, src: boolean): 
 
 export interface CompileEnv {
   sets: IpSetStore
+  /** Holds hits not yet added to rule counters (the walk cache); rules flush it before a counter is read or set. */
+  counters?: CounterSink
+}
+
+export interface CounterSink {
+  /** Non-zero while some hits are held back. */
+  pending: number
+  flush(): void
 }
 
 /** Compiles a rule's matches. Throws NF_BAD_ARGUMENT for references that do not resolve (ipsets). */
@@ -73,17 +81,17 @@ export function compileMatch(spec: RuleSpec, env: CompileEnv): Predicate {
     const num = spec.proto.num
     preds.push(spec.proto.neg ? (p) => p.proto !== num : (p) => p.proto === num)
   }
-  for (const [a, isSrc] of [
-    [spec.src, true],
-    [spec.dst, false],
-  ] as const) {
-    if (!a || (a.prefix === 0 && !a.neg)) continue
-    const mask = prefixMask(a.prefix)
-    const net = a.ip
-    const neg = a.neg
-    if (a.prefix === 0) preds.push(() => false)
-    else if (isSrc) preds.push((p) => ((p.src & mask) >>> 0 === net) !== neg)
-    else preds.push((p) => ((p.dst & mask) >>> 0 === net) !== neg)
+  if (spec.src && !(spec.src.prefix === 0 && !spec.src.neg)) {
+    const mask = prefixMask(spec.src.prefix)
+    const net = spec.src.ip
+    const neg = spec.src.neg
+    preds.push((p) => ((p.src & mask) >>> 0 === net) !== neg)
+  }
+  if (spec.dst && !(spec.dst.prefix === 0 && !spec.dst.neg)) {
+    const mask = prefixMask(spec.dst.prefix)
+    const net = spec.dst.ip
+    const neg = spec.dst.neg
+    preds.push((p) => ((p.dst & mask) >>> 0 === net) !== neg)
   }
   if (spec.iif && !(spec.iif.name === '+' && !spec.iif.neg)) preds.push(ifaceTest(spec.iif, (p) => p.iif))
   if (spec.oif && !(spec.oif.name === '+' && !spec.oif.neg)) preds.push(ifaceTest(spec.oif, (p) => p.oif))
@@ -94,7 +102,8 @@ export function compileMatch(spec: RuleSpec, env: CompileEnv): Predicate {
   return all(preds)
 }
 
-function all(preds: Predicate[]): Predicate {
+/** A predicate that holds when all of `preds` do (in order). */
+export function all(preds: Predicate[]): Predicate {
   if (preds.length === 0) return TRUE
   if (preds.length === 1) return preds[0]!
   if (preds.length === 2) {
@@ -113,7 +122,8 @@ function all(preds: Predicate[]): Predicate {
   }
 }
 
-function compileOne(m: MatchSpec, env: CompileEnv): Predicate {
+/** One match as a predicate (TRUE when it always holds). */
+export function compileOne(m: MatchSpec, env: CompileEnv): Predicate {
   switch (m.m) {
     case 'tcp':
     case 'udp': {

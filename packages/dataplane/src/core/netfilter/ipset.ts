@@ -43,7 +43,11 @@ export class IpSet {
     return this.ruleRefs + this.listRefs
   }
 
-  constructor(name: string, type: IpSetType, options: IpSetOptions = {}) {
+  /** Counts changes to the contents of every set of one store (the walk cache's validity). */
+  private readonly owner: { version: number }
+
+  constructor(name: string, type: IpSetType, options: IpSetOptions = {}, owner: { version: number } = { version: 0 }) {
+    this.owner = owner
     this.name = name
     this.type = type
     this.options = {
@@ -91,6 +95,7 @@ export class IpSet {
   }
 
   flush(): void {
+    this.owner.version++
     this.keys = new Set()
     this.nets = new Map()
     this.prefixes = []
@@ -122,6 +127,8 @@ export class IpSet {
 
   /** Moves all contents between two sets of the same type (ipset swap). */
   swapContents(o: IpSet): void {
+    this.owner.version++
+    o.owner.version++
     const k = this.keys
     const n = this.nets
     const p = this.prefixes
@@ -137,6 +144,7 @@ export class IpSet {
   }
 
   private mutate(entry: string, add: boolean, exist: boolean): void {
+    this.owner.version++
     const bad = (why: string) =>
       new NetfilterError('IPSET_BAD_ENTRY', `ipset v7.5: Syntax error: ${why}`, { set: this.name, entry })
     const full = () =>
@@ -233,6 +241,11 @@ export class IpSet {
 /** All sets of one node. */
 export class IpSetStore {
   private readonly sets = new Map<string, IpSet>()
+  /** Bumped by every change to a set or to the set of sets. */
+  private readonly counter = { version: 0 }
+  get version(): number {
+    return this.counter.version
+  }
 
   get(name: string): IpSet | undefined {
     return this.sets.get(name)
@@ -261,7 +274,8 @@ export class IpSetStore {
     }
     if (!IPSET_TYPES.includes(type))
       throw new NetfilterError('IPSET_BAD_TYPE', `ipset v7.5: Syntax error: typename '${type}' is unknown`, { type })
-    const s = new IpSet(name, type, options)
+    const s = new IpSet(name, type, options, this.counter)
+    this.counter.version++
     this.sets.set(name, s)
     return s
   }
@@ -338,6 +352,7 @@ export class IpSetStore {
       if (s.type === 'list:set') for (const m of s.listMembers()) this.sets.get(m)!.listRefs--
       this.sets.delete(s.name)
     }
+    this.counter.version++
   }
 
   rename(from: string, to: string): void {
@@ -348,6 +363,7 @@ export class IpSetStore {
         `ipset v7.5: Set cannot be renamed: a set with the new name already exists`,
         { set: to },
       )
+    this.counter.version++
     this.sets.delete(from)
     s.name = to
     this.sets.set(to, s)

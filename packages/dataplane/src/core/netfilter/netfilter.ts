@@ -3,10 +3,12 @@
  * `traverse`, the kernel's ipt_do_table (jump pushes a return point, goto does not, RETURN or
  * the end of a user chain pops, the end of a built-in chain applies its policy).
  */
-import { type CompileEnv, compileMatch, type EvalContext, type Predicate, setsOf } from './compile.ts'
+import type { CompileEnv, EvalContext } from './compile.ts'
 import { NetfilterError } from './errors.ts'
 import type { IpSetStore } from './ipset.ts'
 import { saveRuleSpec } from './print.ts'
+import * as R from './rule.ts'
+import { Rule } from './rule.ts'
 import {
   BUILTIN_CHAINS,
   type NfPacket,
@@ -17,68 +19,9 @@ import {
   type TableName,
   type TargetSpec,
 } from './types.ts'
+import { reachableReads, WalkCache } from './walk-cache.ts'
 
-// Target kinds, for a switch on small integers in the hot loop.
-const K_NONE = 0
-const K_ACCEPT = 1
-const K_DROP = 2
-const K_RETURN = 3
-const K_REJECT = 4
-const K_JUMP = 5
-const K_GOTO = 6
-const K_MARK = 7
-const K_NAT = 8
-const K_LOG = 9
-const K_NOTRACK = 10
-
-function kindOf(t: TargetSpec | undefined): number {
-  if (!t) return K_NONE
-  switch (t.t) {
-    case 'ACCEPT':
-      return K_ACCEPT
-    case 'DROP':
-      return K_DROP
-    case 'RETURN':
-      return K_RETURN
-    case 'REJECT':
-      return K_REJECT
-    case 'JUMP':
-      return t.goto ? K_GOTO : K_JUMP
-    case 'MARK':
-      return K_MARK
-    case 'DNAT':
-    case 'SNAT':
-    case 'MASQUERADE':
-      return K_NAT
-    case 'LOG':
-      return K_LOG
-    case 'CT':
-      return K_NOTRACK
-  }
-}
-
-export class Rule {
-  readonly spec: RuleSpec
-  readonly match: Predicate
-  readonly kind: number
-  /** Resolved jump/goto target (set when the rule is linked into a table). */
-  jump: Chain | undefined
-  readonly markValue: number
-  readonly markMask: number
-  pkts = 0
-  bytes = 0
-  /** iptables-save text without `-A CHAIN` (rule identity for -D/-C and counter carry-over). */
-  readonly key: string
-
-  constructor(spec: RuleSpec, env: CompileEnv) {
-    this.spec = spec
-    this.match = compileMatch(spec, env)
-    this.kind = kindOf(spec.target)
-    this.markValue = spec.target?.t === 'MARK' ? spec.target.value : 0
-    this.markMask = spec.target?.t === 'MARK' ? spec.target.mask : 0
-    this.key = saveRuleSpec(spec)
-  }
-}
+export { Rule } from './rule.ts'
 
 export class Chain {
   name: string
@@ -87,10 +30,20 @@ export class Chain {
   pkts = 0
   bytes = 0
   rules: Rule[] = []
+  /** Spreads chains over the walk cache's slots (any number would be correct). */
+  readonly hashId: number
+  /** Walk cache, as a start chain: R_* bits read by the rules reachable from here, for `readsEpoch`. */
+  reads = 0
+  readsEpoch = -1
+  /** Walks from here stored in the walk cache since it was last emptied (none: no probe). */
+  stored = 0
   constructor(name: string, builtin: boolean, policy: Policy = 'ACCEPT') {
     this.name = name
     this.builtin = builtin
     this.policy = policy
+    let h = 0x811c9dc5
+    for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193)
+    this.hashId = h
   }
 }
 
@@ -150,17 +103,49 @@ export class Verdict {
 }
 
 const MAX_DEPTH = 64
+// Local copies of rule.ts's constants for the hot loop (tsx's CommonJS output turns every read of
+// an imported binding into a getter call).
+const K_NONE = R.K_NONE
+const K_ACCEPT = R.K_ACCEPT
+const K_DROP = R.K_DROP
+const K_RETURN = R.K_RETURN
+const K_REJECT = R.K_REJECT
+const K_JUMP = R.K_JUMP
+const K_GOTO = R.K_GOTO
+const K_MARK = R.K_MARK
+const K_NAT = R.K_NAT
+const K_LOG = R.K_LOG
+const K_NOTRACK = R.K_NOTRACK
+const F_VOLATILE = R.F_VOLATILE
+const TABLE_INDEX: Record<TableName, number> = { raw: 0, mangle: 1, nat: 2, filter: 3 }
 
 export class Netfilter {
   readonly sets: IpSetStore
   tables: Record<TableName, Table>
   private readonly env: CompileEnv
-  private readonly stackChain: Chain[] = new Array(MAX_DEPTH)
+  private readonly stackChain: { name: string; rules: Rule[] }[] = new Array(MAX_DEPTH)
   private readonly stackIdx = new Int32Array(MAX_DEPTH)
+  /** Bumped by every change to the tables (the walk cache empties itself when it moves). */
+  gen = 0
+  /** Whether traversals use the walk cache (walk-cache.ts); exact either way. */
+  cacheWalks = true
+  /** Walks that evaluate fewer rules than this are not stored in the walk cache (walking them is as cheap). */
+  minCachedWalk = 4
+  readonly walkCache = new WalkCache()
+  private cacheGen = -1
+  private cacheSetVersion = -1
+  /** Bumped each time the walk cache is emptied (Chain.readsEpoch). */
+  private cacheEpoch = 0
+  /** Scratch of the walk being recorded: the rules that matched, in order. */
+  private readonly recorded: Rule[] = []
+  /** Whether the last walk evaluated a rule with F_VOLATILE. */
+  private volatileSeen = false
+  /** How many rules the last walk evaluated. */
+  private evaluated = 0
 
   constructor(sets: IpSetStore) {
     this.sets = sets
-    this.env = { sets }
+    this.env = { sets, counters: this.walkCache }
     this.tables = {
       raw: new Table('raw'),
       mangle: new Table('mangle'),
@@ -206,13 +191,17 @@ export class Netfilter {
   }
 
   private addRefs(r: Rule, d: number): void {
-    for (const n of setsOf(r.spec)) {
-      const s = this.sets.get(n)
+    const ms = r.spec.matches
+    for (let k = 0; k < ms.length; k++) {
+      const m = ms[k]!
+      if (m.m !== 'set') continue
+      const s = this.sets.get(m.name)
       if (s) s.ruleRefs += d
     }
   }
 
   append(table: TableName, chain: string, spec: RuleSpec): Rule {
+    this.gen++
     const c = this.mustChain(table, chain)
     const r = this.makeRule(table, spec)
     c.rules.push(r)
@@ -222,6 +211,7 @@ export class Netfilter {
 
   /** -I CHAIN [n] (1-based; default 1). */
   insert(table: TableName, chain: string, spec: RuleSpec, index = 1): Rule {
+    this.gen++
     const c = this.mustChain(table, chain)
     if (index < 1 || index > c.rules.length + 1)
       throw new NetfilterError('NF_BAD_RULE_INDEX', 'iptables: Index of insertion too big.', { index })
@@ -232,6 +222,7 @@ export class Netfilter {
   }
 
   replace(table: TableName, chain: string, index: number, spec: RuleSpec): Rule {
+    this.gen++
     const c = this.mustChain(table, chain)
     if (index < 1 || index > c.rules.length)
       throw new NetfilterError('NF_BAD_RULE_INDEX', 'iptables: Index of replacement too big.', { index })
@@ -244,6 +235,7 @@ export class Netfilter {
 
   /** -D by rule number or by specification (the first identical rule). */
   delete(table: TableName, chain: string, what: number | RuleSpec): void {
+    this.gen++
     const c = this.mustChain(table, chain)
     let i: number
     if (typeof what === 'number') {
@@ -267,6 +259,7 @@ export class Netfilter {
   }
 
   newChain(table: TableName, name: string): Chain {
+    this.gen++
     const t = this.tables[table]
     if (t.chains.has(name))
       throw new NetfilterError('NF_CHAIN_EXISTS', 'iptables: Chain already exists.', { chain: name })
@@ -284,6 +277,7 @@ export class Netfilter {
 
   /** -X [CHAIN]: deletes one (or every empty unreferenced) user chain. */
   deleteChain(table: TableName, name?: string): void {
+    this.gen++
     const t = this.tables[table]
     const targets =
       name === undefined ? [...t.chains.values()].filter((c) => !c.builtin) : [this.mustChain(table, name)]
@@ -301,6 +295,7 @@ export class Netfilter {
   }
 
   renameChain(table: TableName, from: string, to: string): void {
+    this.gen++
     const t = this.tables[table]
     const c = this.mustChain(table, from)
     if (c.builtin) throw new NetfilterError('NF_BUILTIN_CHAIN', 'iptables: Invalid argument.', { chain: from })
@@ -321,6 +316,7 @@ export class Netfilter {
 
   /** -F [CHAIN] */
   flush(table: TableName, chain?: string): void {
+    this.gen++
     const t = this.tables[table]
     const chains = chain === undefined ? [...t.chains.values()] : [this.mustChain(table, chain)]
     for (const c of chains) {
@@ -344,6 +340,7 @@ export class Netfilter {
   }
 
   setPolicy(table: TableName, chain: string, policy: Policy): void {
+    this.gen++
     const c = this.mustChain(table, chain)
     if (!c.builtin) throw new NetfilterError('NF_BAD_ARGUMENT', 'iptables: Bad built-in chain name.', { chain })
     c.policy = policy
@@ -355,15 +352,72 @@ export class Netfilter {
    * is set, each matched rule, return and policy is appended to it.
    */
   traverse(table: TableName, chain: string, p: NfPacket, ctx: EvalContext, out: Verdict = new Verdict()): Verdict {
-    out.reset()
     const start = this.tables[table].chains.get(chain)
     if (!start)
       throw new NetfilterError('NF_NO_CHAIN', 'iptables: No chain/target/match by that name.', { table, chain })
+    return this.traverseChain(table, start, p, ctx, out)
+  }
+
+  /** `traverse` from a chain already looked up (`chain(table, name)`) of `table`. */
+  traverseChain(table: TableName, start: Chain, p: NfPacket, ctx: EvalContext, out: Verdict = new Verdict()): Verdict {
+    out.reset()
+    // Tracing walks, and chains so short that walking them costs less than a cache probe, are walked.
+    if (ctx.trace !== undefined || !this.cacheWalks || start.rules.length === 0)
+      return this.walk(table, start, p, ctx, out, false)
+    if (this.cacheGen !== this.gen || this.cacheSetVersion !== this.sets.version) this.resetCache()
+    if (start.readsEpoch !== this.cacheEpoch) {
+      start.reads = reachableReads(start)
+      start.readsEpoch = this.cacheEpoch
+      start.stored = 0
+    }
+    const reads = start.reads
+    const id = start.hashId + TABLE_INDEX[table]
+    const wc = this.walkCache
+    // Start chains whose walks are all short never store anything: no probe for them.
+    const hit = start.stored === 0 ? undefined : wc.lookup(start, id, p, reads)
+    if (hit !== undefined) {
+      wc.hits++
+      return wc.replay(hit, p, out)
+    }
+    wc.misses++
+    const markIn = p.mark
+    this.recorded.length = 0
+    this.walk(table, start, p, ctx, out, true)
+    if (!this.volatileSeen && this.evaluated >= this.minCachedWalk) {
+      let and = 0xffffffff
+      let xor = 0
+      const rec = this.recorded
+      for (let k = 0; k < rec.length; k++) {
+        const r = rec[k]!
+        if (r.kind !== K_MARK) continue
+        and = (and & ~r.markMask) >>> 0
+        xor = ((xor & ~r.markMask) ^ r.markValue) >>> 0
+      }
+      const policy = out.rule === undefined && start.builtin ? start : undefined
+      wc.store(start, id, p, markIn, reads, out, and, xor, rec, policy)
+      start.stored++
+    }
+    return out
+  }
+
+  /** Empties the walk cache; start chains recompute what they read (`reachableReads`) on next use. */
+  private resetCache(): void {
+    this.walkCache.clear()
+    this.cacheGen = this.gen
+    this.cacheSetVersion = this.sets.version
+    this.cacheEpoch++
+  }
+
+  /** The kernel's walk; with `record`, keeps the matched rules and whether a volatile rule was evaluated. */
+  private walk(table: TableName, start: Chain, p: NfPacket, ctx: EvalContext, out: Verdict, record: boolean): Verdict {
     const trace = ctx.trace
     const stackChain = this.stackChain
     const stackIdx = this.stackIdx
+    const rec = this.recorded
+    let vol = false
+    let evals = 0
     let sp = 0
-    let c = start
+    let c: { name: string; rules: Rule[] } = start
     let i = 0
     const len = p.len
     for (;;) {
@@ -375,12 +429,20 @@ export class Netfilter {
           i = stackIdx[sp]!
           continue
         }
+        this.volatileSeen = vol
+        this.evaluated = evals
         return this.policy(start, table, len, out, trace)
       }
       const r = rules[i++]!
-      if (!r.match(p, ctx)) continue
-      r.pkts++
-      r.bytes += len
+      evals++
+      const f = r.flags
+      if (f !== 0) {
+        if (f & F_VOLATILE) vol = true
+        if (!r.test(p, ctx)) continue
+      }
+      r.npkts++
+      r.nbytes += len
+      if (record) rec.push(r)
       if (trace) {
         const tg = r.spec.target
         trace.push({
@@ -397,15 +459,21 @@ export class Netfilter {
         case K_ACCEPT:
           out.verdict = 'ACCEPT'
           out.rule = r
+          this.volatileSeen = vol
+          this.evaluated = evals
           return out
         case K_DROP:
           out.verdict = 'DROP'
           out.rule = r
+          this.volatileSeen = vol
+          this.evaluated = evals
           return out
         case K_REJECT:
           out.verdict = 'REJECT'
           out.rejectWith = (r.spec.target as { with: RejectWith }).with
           out.rule = r
+          this.volatileSeen = vol
+          this.evaluated = evals
           return out
         case K_RETURN:
           if (sp > 0) {
@@ -415,11 +483,15 @@ export class Netfilter {
             if (trace) trace.push({ table, chain: c.name, rule: i, target: 'RETURN', kind: 'return' })
             continue
           }
+          this.volatileSeen = vol
+          this.evaluated = evals
           return this.policy(start, table, len, out, trace)
         case K_JUMP:
           if (sp >= MAX_DEPTH) {
             out.verdict = 'DROP'
             out.rule = r
+            this.volatileSeen = vol
+            this.evaluated = evals
             return out
           }
           stackChain[sp] = c
@@ -439,6 +511,8 @@ export class Netfilter {
           out.verdict = 'ACCEPT'
           out.nat = r.spec.target
           out.rule = r
+          this.volatileSeen = vol
+          this.evaluated = evals
           return out
         case K_LOG: {
           const tg = r.spec.target as { prefix: string; level: number }
@@ -466,6 +540,7 @@ export class Netfilter {
 
   /** Replaces one table (iptables-restore's commit): relinks jumps and recounts ipset references. */
   commitTable(t: Table): void {
+    this.gen++
     for (const c of t.chains.values()) for (const r of c.rules) this.link(t, r)
     this.tables[t.name] = t
     this.recountSetRefs()
@@ -488,6 +563,7 @@ export class Netfilter {
 
   /** Temporarily installs `t` so the ordinary operations apply to it; returns the previous table. */
   swapIn(t: Table): Table {
+    this.gen++
     const prev = this.tables[t.name]
     this.tables[t.name] = t
     return prev

@@ -3,7 +3,7 @@
  * protocol matches and target options). Errors are NetfilterErrors carrying iptables' wording.
  */
 import { NetfilterError } from './errors.ts'
-import type { MatchSpec, RejectWith, RuleSpec, TargetSpec } from './types.ts'
+import type { MatchSpec, PortRange, RejectWith, RuleSpec, TargetSpec } from './types.ts'
 import {
   bad,
   ICMP_TYPES,
@@ -62,13 +62,15 @@ const BUILTIN_TARGETS = new Set([
   'CT',
   'NOTRACK',
 ])
+const NO_OPTS: ReadonlyMap<string, string[]> = new Map()
 const LOG_LEVELS = ['emerg', 'alert', 'crit', 'error', 'warning', 'notice', 'info', 'debug']
 
 interface Draft {
   spec: RuleSpec
   /** Which match each option went to (by position in spec.matches). */
   target?: string
-  targetOpts: Map<string, string[]>
+  /** Created on the first target option (most rules have none). */
+  targetOpts: Map<string, string[]> | undefined
 }
 
 /**
@@ -76,22 +78,11 @@ interface Draft {
  * and chain). Returns the spec; throws NetfilterError on anything iptables would refuse.
  */
 export function parseRuleSpec(args: readonly string[]): RuleSpec {
-  const d: Draft = { spec: { matches: [] }, targetOpts: new Map() }
+  const d: Draft = { spec: { matches: [] }, targetOpts: undefined }
   let i = 0
   let neg = false
-  const take = (opt: string): string => {
-    const v = args[++i]
-    if (v === undefined) throw bad(`option "${opt}" requires an argument`)
-    return v
-  }
-  const findMatch = (opt: string): MatchSpec | undefined => {
-    for (let k = d.spec.matches.length - 1; k >= 0; k--) {
-      const m = d.spec.matches[k]!
-      const key = m.m === 'conntrack' && m.legacyState ? 'state' : m.m
-      if (MATCH_OPTIONS[key].includes(opt)) return m
-    }
-    return undefined
-  }
+  // No closures in here (tsx's keep-names wraps each in a defineProperty call per call): this
+  // runs for every rule of an iptables-restore.
   for (; i < args.length; i++) {
     const a = args[i]!
     if (a === '!') {
@@ -105,16 +96,16 @@ export function parseRuleSpec(args: readonly string[]): RuleSpec {
       case '-s':
       case '--source':
       case '--src':
-        d.spec.src = parseAddr(take(a), n)
+        d.spec.src = parseAddr(take(args, ++i, a), n)
         continue
       case '-d':
       case '--destination':
       case '--dst':
-        d.spec.dst = parseAddr(take(a), n)
+        d.spec.dst = parseAddr(take(args, ++i, a), n)
         continue
       case '-p':
       case '--protocol': {
-        const v = take(a)
+        const v = take(args, ++i, a)
         const num = protoNumber(v)
         if (num === undefined) throw bad(`unknown protocol "${v}" specified`)
         if (num === 0 && n) throw bad('rule would never match protocol')
@@ -123,18 +114,18 @@ export function parseRuleSpec(args: readonly string[]): RuleSpec {
       }
       case '-i':
       case '--in-interface':
-        d.spec.iif = { name: take(a), neg: n }
+        d.spec.iif = { name: take(args, ++i, a), neg: n }
         continue
       case '-o':
       case '--out-interface':
-        d.spec.oif = { name: take(a), neg: n }
+        d.spec.oif = { name: take(args, ++i, a), neg: n }
         continue
       case '-j':
       case '--jump':
       case '-g':
       case '--goto': {
         if (d.target !== undefined) throw bad('multiple -j flags not allowed')
-        const name = take(a)
+        const name = take(args, ++i, a)
         d.target = name
         if (a === '-g' || a === '--goto') {
           if (BUILTIN_TARGETS.has(name)) throw bad(`goto '${name}' is not a chain`)
@@ -144,7 +135,7 @@ export function parseRuleSpec(args: readonly string[]): RuleSpec {
       }
       case '-m':
       case '--match': {
-        const name = take(a)
+        const name = take(args, ++i, a)
         d.spec.matches.push(newMatch(name))
         continue
       }
@@ -159,11 +150,11 @@ export function parseRuleSpec(args: readonly string[]): RuleSpec {
     const tname = d.target === 'NOTRACK' ? 'CT' : d.target
     if (tname !== undefined && TARGET_OPTIONS[tname]?.includes(a)) {
       const vals: string[] = []
-      if (!isFlagOption(a)) vals.push(take(a))
-      d.targetOpts.set(a, vals)
+      if (!isFlagOption(a)) vals.push(take(args, ++i, a))
+      ;(d.targetOpts ??= new Map()).set(a, vals)
       continue
     }
-    let m = findMatch(a)
+    let m = findMatch(d.spec.matches, a)
     if (!m && d.spec.proto && !d.spec.proto.neg) {
       const pn = protoName(d.spec.proto.num)
       if (pn === 'tcp' || pn === 'udp' || pn === 'icmp') {
@@ -179,8 +170,30 @@ export function parseRuleSpec(args: readonly string[]): RuleSpec {
   }
   if (neg) throw bad("trailing `!'")
   for (const m of d.spec.matches) validateMatch(m, d.spec)
-  if (d.target !== undefined && d.spec.target === undefined) d.spec.target = buildTarget(d.target, d.targetOpts, d.spec)
+  if (d.target !== undefined && d.spec.target === undefined)
+    d.spec.target = buildTarget(d.target, d.targetOpts ?? NO_OPTS, d.spec)
   return d.spec
+}
+
+function withNeg(r: PortRange, neg: boolean): PortRange & { neg: boolean } {
+  return { min: r.min, max: r.max, neg }
+}
+
+/** args[i], the value of option `opt`. */
+function take(args: readonly string[], i: number, opt: string): string {
+  const v = args[i]
+  if (v === undefined) throw bad(`option "${opt}" requires an argument`)
+  return v
+}
+
+/** The most recent match that knows option `opt`. */
+function findMatch(matches: readonly MatchSpec[], opt: string): MatchSpec | undefined {
+  for (let k = matches.length - 1; k >= 0; k--) {
+    const m = matches[k]!
+    const key = m.m === 'conntrack' && m.legacyState ? 'state' : m.m
+    if (MATCH_OPTIONS[key].includes(opt)) return m
+  }
+  return undefined
 }
 
 function isFlagOption(o: string): boolean {
@@ -227,24 +240,20 @@ function newMatch(name: string): MatchSpec {
 }
 
 function applyMatchOption(m: MatchSpec, opt: string, args: readonly string[], i: number, neg: boolean): number {
-  const take = (): string => {
-    const v = args[++i]
-    if (v === undefined) throw bad(`option "${opt}" requires an argument`)
-    return v
-  }
   switch (m.m) {
     case 'tcp':
     case 'udp':
-      if (opt === '--sport' || opt === '--source-port') m.sport = { ...parsePortRange(take()), neg }
-      else if (opt === '--dport' || opt === '--destination-port') m.dport = { ...parsePortRange(take()), neg }
+      if (opt === '--sport' || opt === '--source-port') m.sport = withNeg(parsePortRange(take(args, ++i, opt)), neg)
+      else if (opt === '--dport' || opt === '--destination-port')
+        m.dport = withNeg(parsePortRange(take(args, ++i, opt)), neg)
       else if (m.m === 'tcp' && opt === '--syn') m.flags = { mask: 0x17, cmp: 0x02, neg }
       else if (m.m === 'tcp' && opt === '--tcp-flags') {
-        const mask = parseTcpFlags(take())
-        m.flags = { mask, cmp: parseTcpFlags(take()), neg }
+        const mask = parseTcpFlags(take(args, ++i, opt))
+        m.flags = { mask, cmp: parseTcpFlags(take(args, ++i, opt)), neg }
       }
       break
     case 'icmp': {
-      const v = take()
+      const v = take(args, ++i, opt)
       const named = ICMP_TYPES[v]
       if (named) [m.type, m.codeMin, m.codeMax] = named
       else {
@@ -258,12 +267,12 @@ function applyMatchOption(m: MatchSpec, opt: string, args: readonly string[], i:
     }
     case 'multiport':
       m.dir = opt === '--sports' || opt === '--source-ports' ? 'sports' : opt === '--ports' ? 'ports' : 'dports'
-      m.ranges = parseMultiport(take())
+      m.ranges = parseMultiport(take(args, ++i, opt))
       m.neg = neg
       break
     case 'set': {
-      m.name = take()
-      const dirs = take().split(',')
+      m.name = take(args, ++i, opt)
+      const dirs = take(args, ++i, opt).split(',')
       if (dirs.length > 6 || dirs.some((x) => x !== 'src' && x !== 'dst'))
         throw bad(`You must specify (the comma separated list of) 'src' or 'dst'.`)
       m.dirs = dirs as ('src' | 'dst')[]
@@ -271,22 +280,22 @@ function applyMatchOption(m: MatchSpec, opt: string, args: readonly string[], i:
       break
     }
     case 'mark': {
-      const mm = parseMarkMask(take())
+      const mm = parseMarkMask(take(args, ++i, opt))
       m.value = mm.value
       m.mask = mm.mask
       m.neg = neg
       break
     }
     case 'conntrack':
-      m.states = parseStates(take())
+      m.states = parseStates(take(args, ++i, opt))
       m.neg = neg
       break
     case 'statistic':
       if (opt === '--mode') {
-        const v = take()
+        const v = take(args, ++i, opt)
         if (v !== 'random') throw bad(`Bad mode "${v}" (only random is emulated)`)
       } else {
-        const v = take()
+        const v = take(args, ++i, opt)
         const p = Number(v)
         if (v === '' || !Number.isFinite(p) || p < 0 || p > 1) throw bad(`invalid --probability ${v}`)
         m.probability = Math.round(p * 0x80000000)
@@ -294,13 +303,13 @@ function applyMatchOption(m: MatchSpec, opt: string, args: readonly string[], i:
       }
       break
     case 'addrtype':
-      if (opt === '--src-type') m.src = { types: parseAddrTypes(take()), neg }
-      else if (opt === '--dst-type') m.dst = { types: parseAddrTypes(take()), neg }
+      if (opt === '--src-type') m.src = { types: parseAddrTypes(take(args, ++i, opt)), neg }
+      else if (opt === '--dst-type') m.dst = { types: parseAddrTypes(take(args, ++i, opt)), neg }
       else if (opt === '--limit-iface-in') m.limitIn = true
       else m.limitOut = true
       break
     case 'comment':
-      m.comment = take()
+      m.comment = take(args, ++i, opt)
       if (m.comment.length > 255) throw bad('COMMENT must be shorter than 256 characters')
       break
     case 'physdev':
@@ -322,13 +331,14 @@ function parseTcpFlags(s: string): number {
   return bits
 }
 
+function needProto(spec: RuleSpec, name: string, num: number): void {
+  if (!spec.proto || spec.proto.num !== num || spec.proto.neg)
+    throw bad(`${name} match: can only be used with -p ${name}`)
+}
+
 function validateMatch(m: MatchSpec, spec: RuleSpec): void {
-  const needProto = (name: string, num: number) => {
-    if (!spec.proto || spec.proto.num !== num || spec.proto.neg)
-      throw bad(`${name} match: can only be used with -p ${name}`)
-  }
-  if (m.m === 'tcp') needProto('tcp', 6)
-  if (m.m === 'udp') needProto('udp', 17)
+  if (m.m === 'tcp') needProto(spec, 'tcp', 6)
+  if (m.m === 'udp') needProto(spec, 'udp', 17)
   if (m.m === 'icmp' && m.type === -2) throw bad("icmp match: You must specify `--icmp-type'")
   if (m.m === 'multiport') {
     if (m.ranges.length === 0) throw bad("multiport needs `--dports', `--sports' or `--ports'")
@@ -342,15 +352,14 @@ function validateMatch(m: MatchSpec, spec: RuleSpec): void {
   if (m.m === 'conntrack' && m.states === 0) throw bad('conntrack: At least one option is required')
 }
 
-function buildTarget(name: string, opts: Map<string, string[]>, spec: RuleSpec): TargetSpec {
-  const one = (o: string) => opts.get(o)?.[0]
+function buildTarget(name: string, opts: ReadonlyMap<string, string[]>, spec: RuleSpec): TargetSpec {
   switch (name) {
     case 'ACCEPT':
     case 'DROP':
     case 'RETURN':
       return { t: name }
     case 'REJECT': {
-      const w = one('--reject-with') ?? 'icmp-port-unreachable'
+      const w = opts.get('--reject-with')?.[0] ?? 'icmp-port-unreachable'
       const rw = (REJECT_WITH as readonly string[]).includes(w) ? (w as RejectWith) : REJECT_ALIASES[w]
       if (!rw) throw bad(`unknown reject type "${w}"`)
       if (rw === 'tcp-reset' && (spec.proto?.num !== 6 || spec.proto.neg))
@@ -369,14 +378,14 @@ function buildTarget(name: string, opts: Map<string, string[]>, spec: RuleSpec):
       return { t: 'MARK', value: mm.value, mask: 0 }
     }
     case 'DNAT': {
-      const to = one('--to-destination')
+      const to = opts.get('--to-destination')?.[0]
       if (to === undefined) throw bad('DNAT: option "--to-destination" must be specified')
       const range = parseNatRange(to)
       if (range.minPort >= 0 && !portProto(spec)) throw bad('Need TCP, UDP, SCTP or DCCP with port specification')
       return { t: 'DNAT', range, random: opts.has('--random'), persistent: opts.has('--persistent') }
     }
     case 'SNAT': {
-      const to = one('--to-source')
+      const to = opts.get('--to-source')?.[0]
       if (to === undefined) throw bad('SNAT: option "--to-source" must be specified')
       const range = parseNatRange(to)
       if (range.minPort >= 0 && !portProto(spec)) throw bad('Need TCP, UDP, SCTP or DCCP with port specification')
@@ -389,7 +398,7 @@ function buildTarget(name: string, opts: Map<string, string[]>, spec: RuleSpec):
       }
     }
     case 'MASQUERADE': {
-      const ports = one('--to-ports')
+      const ports = opts.get('--to-ports')?.[0]
       let minPort = -1
       let maxPort = -1
       if (ports !== undefined) {
@@ -408,12 +417,12 @@ function buildTarget(name: string, opts: Map<string, string[]>, spec: RuleSpec):
       }
     }
     case 'LOG': {
-      const lv = one('--log-level') ?? '4'
+      const lv = opts.get('--log-level')?.[0] ?? '4'
       const level = /^\d$/.test(lv)
         ? Number(lv)
         : LOG_LEVELS.indexOf(lv.replace(/^warn$/, 'warning').replace(/^panic$/, 'emerg'))
       if (level < 0 || level > 7) throw bad(`log-level \`${lv}' unknown`)
-      const prefix = one('--log-prefix') ?? ''
+      const prefix = opts.get('--log-prefix')?.[0] ?? ''
       if (prefix.length > 29) throw bad('Maximum prefix length 29 for --log-prefix')
       return { t: 'LOG', prefix, level }
     }
