@@ -63,7 +63,7 @@ export class NetnsImpl implements Netns {
     this.nf = new Netfilter(this.sets)
     // The root namespace gets the kernel's default hash table for a host with 4 GiB or more
     // (nf_conntrack_buckets 262144); pods' tables start small and grow.
-    this.conntrack = new Conntrack(262144, name === '' ? 262144 : 1024)
+    this.conntrack = new Conntrack(262144, name === '' ? 262144 : 64)
     this.routes = new RouteTables({ hasDev: (d) => this.linkMap.has(d) })
     this.pipeline = new Pipeline(this)
     this.stack = new Stack({

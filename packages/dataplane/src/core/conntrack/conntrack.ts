@@ -146,7 +146,7 @@ export class Conntrack {
   /** `buckets`: initial hash table size (a power of two; the kernel's nf_conntrack_buckets). */
   constructor(max = 262144, buckets = 1024) {
     this.max = max
-    let n = 1024
+    let n = 16
     while (n < buckets) n *= 2
     this.initialBuckets = n
     this.buckets = new Array(n).fill(undefined)

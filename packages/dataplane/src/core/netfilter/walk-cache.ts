@@ -69,7 +69,8 @@ const R_CTSTATE = RF.R_CTSTATE
 
 /** One per Netfilter; `reads` is the union of R_* bits of the rules of each table. */
 export class WalkCache implements CounterSink {
-  private readonly slots: (WalkEntry | undefined)[] = new Array(SIZE).fill(undefined)
+  /** Allocated on the first store: most namespaces (a pod's) never walk a chain long enough to cache. */
+  private slots: (WalkEntry | undefined)[] | undefined = undefined
   /**
    * Rule counters are lazy: a hit only counts on its entry (2 additions instead of one per matched
    * rule); `flush` adds the held-back hits to the rules. Rule.pkts/bytes call it before any read or
@@ -84,7 +85,7 @@ export class WalkCache implements CounterSink {
 
   clear(): void {
     this.flush()
-    this.slots.fill(undefined)
+    this.slots?.fill(undefined)
   }
 
   flush(): void {
@@ -111,7 +112,9 @@ export class WalkCache implements CounterSink {
 
   /** The stored walk for this start chain and packet, or undefined. */
   lookup(start: object, startId: number, p: NfPacket, reads: number): WalkEntry | undefined {
-    const e = this.slots[this.slot(startId, p, reads)]
+    const slots = this.slots
+    if (slots === undefined) return undefined
+    const e = slots[this.slot(startId, p, reads)]
     if (e === undefined || e.start !== start) return undefined
     if (reads & R_SRC && e.src !== p.src) return undefined
     if (reads & R_DST && e.dst !== p.dst) return undefined
@@ -144,10 +147,11 @@ export class WalkCache implements CounterSink {
     p.mark = markIn
     const i = this.slot(startId, p, reads)
     p.mark = mark
-    const old = this.slots[i]
+    const slots = (this.slots ??= new Array<WalkEntry | undefined>(SIZE).fill(undefined))
+    const old = slots[i]
     if (old !== undefined && old.pendPkts !== 0) flushEntry(old)
     const e = new WalkEntry()
-    this.slots[i] = e
+    slots[i] = e
     e.start = start
     e.src = p.src
     e.dst = p.dst
