@@ -59,6 +59,9 @@ export function exitStatus(command: readonly string[], code: number): Record<str
 
 const SHELLS = new Set(['sh', 'bash', 'ash', '/bin/sh', '/bin/bash', '/bin/ash', '/usr/bin/bash'])
 
+/** How long an exec waits before running the command (a container runtime's process start). */
+const EXEC_START_MS = 25
+
 /** Runs one exec session on an accepted WebSocket. */
 export function runExecSession(ws: WebSocket, env: ToolEnv, req: ExecRequest, log: Logger): Promise<number> {
   const ac = new AbortController()
@@ -89,6 +92,11 @@ export function runExecSession(ws: WebSocket, env: ToolEnv, req: ExecRequest, lo
   }
   const argv = req.command
   const run = async (): Promise<number> => {
+    // A real exec's first output comes after the runtime has started the process. kubectl's
+    // WebSocket client starts reading before it has registered its streams, and drops frames that
+    // arrive in between ("Unknown stream id 1, discarding message"): an emulated command that
+    // answers at once lost its whole output now and then. Wait as long as a process start takes.
+    await new Promise((r) => setTimeout(r, EXEC_START_MS))
     if (argv.length === 0) {
       io.stderr('you must specify at least one command for the container\n')
       return 1
