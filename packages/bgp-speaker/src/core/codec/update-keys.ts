@@ -14,6 +14,7 @@ import { u16 } from './bytes.ts'
 import type { BgpDecodeError, Decoded } from './errors.ts'
 import { UPDATE_SUB } from './errors.ts'
 import { HEADER_LEN } from './header.ts'
+import { settleAttributes } from './update.ts'
 
 /** An UPDATE whose prefixes are `prefixKey` numbers (see `prefixFromKey`). */
 export interface KeyedUpdate {
@@ -122,25 +123,7 @@ export function decodeUpdateKeys(body: Uint8Array, ctx: CodecContext, cache?: At
   const section = body.subarray(attrStart, attrStart + alen)
   const r = cache ? cache.decode(section, ctx) : decodeAttributes(section, ctx)
   if (r.reset) return fail(r.reset)
-  if (r.discarded.length > 0) msg.discarded = r.discarded
-  if (r.treatAsWithdraw) {
-    msg.treatAsWithdraw = r.treatAsWithdraw
-    return { ok: true, msg }
-  }
-  const a = r.attrs
-  const missing =
-    a.origin === undefined ? 1 : a.asPath === undefined ? 2 : a.nextHop === undefined && nlriKeys.length > 0 ? 3 : 0
-  if (missing !== 0) {
-    if (nlriKeys.length > 0)
-      msg.treatAsWithdraw = updateError(
-        UPDATE_SUB.MISSING_WELL_KNOWN,
-        `missing mandatory attribute ${missing}`,
-        Uint8Array.of(missing),
-      )
-    return { ok: true, msg }
-  }
-  msg.attrs = a as PathAttributes
-  return { ok: true, msg }
+  return settleAttributes(msg, r, nlriKeys.length > 0)
 }
 
 /** A whole framed UPDATE (header included; the framer checked the header). */

@@ -1,5 +1,5 @@
 /** UPDATE (RFC 4271 §4.3, §6.3; RFC 7606): withdrawn routes, path attributes, NLRI. */
-import { decodeAttributes, encodeAttributes, updateError } from './attrs/attributes.ts'
+import { type AttributesResult, decodeAttributes, encodeAttributes, updateError } from './attrs/attributes.ts'
 import type { CodecContext, PathAttributes } from './attrs/types.ts'
 import { u16 } from './bytes.ts'
 import type { BgpDecodeError, Decoded } from './errors.ts'
@@ -45,16 +45,27 @@ export function decodeUpdate(body: Uint8Array, ctx: CodecContext): Decoded<Updat
   }
   const r = decodeAttributes(body.subarray(attrStart, attrStart + alen), ctx)
   if (r.reset) return fail(r.reset)
+  return settleAttributes(msg, r, nlri.length > 0)
+}
+
+/**
+ * The attribute section's outcome applied to a decoded UPDATE (both decoders: this one and the
+ * keyed one of the receive path): discarded attributes kept for logging, RFC 7606
+ * treat-as-withdraw, and the mandatory well-known attributes (ORIGIN, AS_PATH, and NEXT_HOP when
+ * there is NLRI; missing ones make the NLRI withdrawn). `r.reset` is the caller's to handle first.
+ */
+export function settleAttributes<
+  M extends { discarded?: BgpDecodeError[]; treatAsWithdraw?: BgpDecodeError; attrs?: PathAttributes },
+>(msg: M, r: AttributesResult, hasNlri: boolean): Decoded<M> {
   if (r.discarded.length > 0) msg.discarded = r.discarded
   if (r.treatAsWithdraw) {
     msg.treatAsWithdraw = r.treatAsWithdraw
     return { ok: true, msg }
   }
   const a = r.attrs
-  const missing =
-    a.origin === undefined ? 1 : a.asPath === undefined ? 2 : a.nextHop === undefined && nlri.length > 0 ? 3 : 0
+  const missing = a.origin === undefined ? 1 : a.asPath === undefined ? 2 : a.nextHop === undefined && hasNlri ? 3 : 0
   if (missing !== 0) {
-    if (nlri.length > 0)
+    if (hasNlri)
       msg.treatAsWithdraw = updateError(
         UPDATE_SUB.MISSING_WELL_KNOWN,
         `missing mandatory attribute ${missing}`,
