@@ -328,27 +328,29 @@ export class Rule {
     compileRuleFields(spec, env, this)
   }
 
-  get pkts(): number {
+  /** Adds the walk cache's held-back hits first, so every reader sees what full walks would have left. */
+  private settle(): void {
     const s = this.sink
     if (s !== undefined && s.pending !== 0) s.flush()
+  }
+
+  get pkts(): number {
+    this.settle()
     return this.npkts
   }
 
   set pkts(v: number) {
-    const s = this.sink
-    if (s !== undefined && s.pending !== 0) s.flush()
+    this.settle()
     this.npkts = v
   }
 
   get bytes(): number {
-    const s = this.sink
-    if (s !== undefined && s.pending !== 0) s.flush()
+    this.settle()
     return this.nbytes
   }
 
   set bytes(v: number) {
-    const s = this.sink
-    if (s !== undefined && s.pending !== 0) s.flush()
+    this.settle()
     this.nbytes = v
   }
 
