@@ -1,7 +1,11 @@
-import { eventually, LAB_DIR, startCluster } from '@calilab/testkit'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { eventually, KUBECTL, LAB_DIR, REPO_ROOT, runProcess, startCluster } from '@calilab/testkit'
 import t from 'tap'
 
 const LAB = LAB_DIR
+/** Debian's kubernetes-client, unpacked by .ci/run (shared/reference/kubectl-wire.md). */
+const KUBECTL_120 = path.join(REPO_ROOT, '.ci/kubectl-1.20/usr/bin/kubectl')
 
 t.test('lab step 1-2: up --bare, install Calico by hand, YAO Bank rolls out', async (t) => {
   const c = await startCluster({ nodes: 3, bare: true })
@@ -86,4 +90,77 @@ t.test('lab step 1-2: up --bare, install Calico by hand, YAO Bank rolls out', as
   const ro2 = await c.cli(['kubectl', 'rollout', 'status', '-n', 'yaobank', 'deployment/summary', '--timeout', '60'])
   t.equal(ro2.code, 0, ro2.stderr)
   t.match(ro2.stdout, /deployment "summary" successfully rolled out/)
+
+  // The issue's kubectl 1.20 command list, against this live cluster.
+  const have120 = existsSync(KUBECTL_120)
+  if (!have120)
+    t.comment(`kubectl 1.20 not found at ${KUBECTL_120} (.ci/run unpacks it): running the list with ${KUBECTL}`)
+  const old = async (...args: string[]) => {
+    const r = await runProcess(have120 ? KUBECTL_120 : KUBECTL, ['--kubeconfig', c.kubeconfig, ...args])
+    t.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`)
+    return r.stdout
+  }
+  const reapply = await old('apply', '-f', `${LAB}/yaobank.yaml`)
+  t.match(reapply, /^deployment\.apps\/customer unchanged$/m, 'second apply: no-op')
+  t.notMatch(reapply, /created/)
+
+  const wide = await old('get', 'pods', '-n', 'yaobank', '-o', 'wide')
+  t.match(wide, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE\s+NOMINATED NODE\s+READINESS GATES\n/)
+  const podRow = (app: string) =>
+    new RegExp(
+      `^${app}-[a-z0-9]+-[a-z0-9]{5}\\s+1/1\\s+Running\\s+\\d+\\s+\\S+\\s+(198\\.19\\.\\d+\\.\\d+)\\s+(\\S+)`,
+      'm',
+    )
+  const placed = Object.fromEntries(
+    ['customer', 'summary', 'database'].map((app) => [app, podRow(app).exec(wide)?.slice(1, 3) ?? []]),
+  )
+  t.equal(placed['customer']?.[1], 'node1', 'the lab pins customer to node1')
+  t.equal(placed['database']?.[1], 'node2', 'the lab pins database to node2')
+  t.not(placed['summary']?.[1], 'control', 'nothing lands on the tainted control node')
+
+  const eps = await old('get', 'endpoints', '-n', 'yaobank')
+  t.match(eps, /^NAME\s+ENDPOINTS\s+AGE\n/)
+  t.match(
+    eps,
+    new RegExp(`^customer\\s+${placed['customer']?.[0]?.replaceAll('.', '\\.')}:80\\s`, 'm'),
+    'customer endpoint = its pod',
+  )
+  t.match(eps, new RegExp(`^database\\s+${placed['database']?.[0]?.replaceAll('.', '\\.')}:2379\\s`, 'm'))
+
+  t.match(
+    await old('label', 'serviceaccount', '-n', 'yaobank', 'customer', 'internet-egress=allowed'),
+    /serviceaccount\/customer labeled/,
+  )
+  t.match(
+    await old('patch', 'svc', '-n', 'yaobank', 'customer', '-p', '{"spec":{"externalIPs":["198.19.48.10"]}}'),
+    /service\/customer patched/,
+  )
+  t.match(await old('get', 'svc', '-n', 'yaobank', 'customer'), /customer\s+NodePort\s+\S+\s+198\.19\.48\.10\s/)
+
+  const oldPod = /^(customer-\S+)/m.exec(wide)?.[1] ?? ''
+  t.match(await old('delete', 'pod', '-n', 'yaobank', '-l', 'app=customer'), new RegExp(`pod "${oldPod}" deleted`))
+  t.match(
+    await old('rollout', 'status', '-n', 'yaobank', 'deployment/customer', '--timeout=60s'),
+    /deployment "customer" successfully rolled out/,
+  )
+  await eventually(
+    async () => {
+      const out = await old('get', 'pods', '-n', 'yaobank', '-l', 'app=customer')
+      if (out.includes(oldPod) || !/^customer-\S+\s+1\/1\s+Running/m.test(out)) throw new Error(out)
+    },
+    { timeoutMs: 30_000, intervalMs: 250 },
+  )
+  t.pass('the deployment replaced the deleted customer pod')
+
+  const nodes120 = await old('get', 'nodes')
+  for (const n of ['control', 'node1', 'node2']) t.match(nodes120, new RegExp(`^${n}\\s+Ready\\s`, 'm'))
+
+  // kubectl cluster-info dump | grep -m 2 -E "service-cidr|cluster-cidr"
+  const dump = (await old('cluster-info', 'dump'))
+    .split('\n')
+    .filter((l) => /service-cidr|cluster-cidr/.test(l))
+    .slice(0, 2)
+    .join('\n')
+  t.match(dump, /198\.19\.32\.0\/20/, 'cluster-info dump shows the service CIDR')
+  t.match(dump, /198\.19\.16\.0\/20/, 'cluster-info dump shows the cluster CIDR')
 })

@@ -23,6 +23,11 @@ t.test('calilab up (full): nodes Ready, status, apiserver restart keeps data, do
   const c = await startCluster({ nodes: 3 })
   t.teardown(() => c.stop())
   t.comment(`up took ${Date.now() - started} ms`)
+  // Progress while it comes up (plain lines when stdout is not a terminal), ending with the kubeconfig.
+  for (const step of [/^apiserver ready \(127\.0\.0\.1:\d+\)$/m, /^typha-0 ready/m, /^calico operator installed$/m])
+    t.match(c.upOutput, step)
+  for (const n of ['control', 'node1', 'node2']) t.match(c.upOutput, new RegExp(`^node ${n} Ready$`, 'm'))
+  t.match(c.upOutput, /^calilab is up: 3 nodes, apiserver http:\/\/127\.0\.0\.1:\d+, kubeconfig \S+kubeconfig$/m)
   const state = () => JSON.parse(readFileSync(path.join(c.home, 'run', 'state.json'), 'utf8')) as State
 
   const nodes = await c.kubectl(['get', 'nodes'])
@@ -46,6 +51,19 @@ t.test('calilab up (full): nodes Ready, status, apiserver restart keeps data, do
   ]) {
     t.match(st.stdout, re)
   }
+
+  const apiLog = await c.cli(['logs', 'apiserver', '--tail', '3'])
+  t.equal(apiLog.code, 0, apiLog.stderr)
+  t.equal(apiLog.stdout.trimEnd().split('\n').length, 3, 'logs --tail 3 prints 3 lines')
+  const nodeLog = await c.cli(['logs', 'node', '--node', 'node1'])
+  t.equal(nodeLog.code, 0, nodeLog.stderr)
+  t.match(nodeLog.stdout, /node1/)
+  const which = await c.cli(['logs', 'node'])
+  t.equal(which.code, 1)
+  t.match(which.stderr, /node runs on several nodes; choose one with --node \(control, node1, node2\)/)
+  const follow = await c.cli(['logs', 'apiserver', '-f'], { timeoutMs: 6000 })
+  t.equal(follow.code, 124, 'logs -f keeps following until stopped')
+  t.match(follow.stdout, /"name":"apiserver"/)
 
   const again = await c.cli(['up', '--detach'])
   t.equal(again.code, 0, 'second up is a no-op')

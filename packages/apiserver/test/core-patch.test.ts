@@ -460,6 +460,38 @@ t.test('strategic merge: table of cases', (t) => {
       { ports: [{ port: 80, targetPort: 80, protocol: 'TCP', nodePort: 30180 }], externalIPs: ['198.19.48.10'] },
     ],
     [
+      'serviceaccount: secrets merge by name, labels merge',
+      {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: 'customer', labels: { app: 'customer' } },
+        secrets: [{ name: 'customer-token' }],
+      },
+      { metadata: { labels: { 'internet-egress': 'allowed' } }, secrets: [{ name: 'extra' }] },
+      { group: '', kind: 'ServiceAccount' },
+      (o) => [o.metadata.labels, o.secrets],
+      [{ app: 'customer', 'internet-egress': 'allowed' }, [{ name: 'customer-token' }, { name: 'extra' }]],
+    ],
+    [
+      'namespace: annotations merge and null deletes, metadata.finalizers merge, spec.finalizers replaced',
+      {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: 'external-ns', annotations: { a: '1', b: '2' }, finalizers: ['x'] } as Json,
+        spec: { finalizers: ['kubernetes'] },
+      },
+      {
+        metadata: {
+          annotations: { a: null, 'cni.projectcalico.org/ipv4pools': '["external-pool"]' },
+          finalizers: ['y'],
+        },
+        spec: { finalizers: [] },
+      },
+      { group: '', kind: 'Namespace' },
+      (o) => [o.metadata.annotations, o.metadata.finalizers, o.spec.finalizers],
+      [{ b: '2', 'cni.projectcalico.org/ipv4pools': '["external-pool"]' }, ['x', 'y'], []],
+    ],
+    [
       'ownerReferences merge by uid',
       {
         apiVersion: 'v1',

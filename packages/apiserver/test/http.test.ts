@@ -1,5 +1,5 @@
 import { createServer, request } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { seededRng, silentLogger } from '@calilab/kit'
 import t from 'tap'
 import { minimalOpenApiV2 } from '../src/io/http/openapi.ts'
@@ -194,6 +194,28 @@ t.test('bad bodies change nothing', async (t) => {
     req.write('{')
   })
   t.equal(big, 413)
+  const badYaml = await call('POST', '/api/v1/namespaces/default/configmaps', 'metadata:\n  name: [y\n', {
+    'Content-Type': 'application/yaml',
+  })
+  t.equal(badYaml.status, 400)
+  t.match(badYaml.json()['message'], /^yaml parse error: .* at line \d+, column \d+/)
+  // A body cut short: the client declares 200 bytes, sends a complete-looking object, then hangs up.
+  const cut = await new Promise<string>((resolve, reject) => {
+    const u = new URL(s.url)
+    const body = '{"metadata":{"name":"cut"},"data":{"a":"1"}}'
+    const sock = connect(Number(u.port), u.hostname, () => {
+      sock.write(
+        `POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n${body}`,
+      )
+      setTimeout(() => sock.end(), 50)
+    })
+    let got = ''
+    sock.on('data', (d: Buffer) => (got += d.toString('utf8')))
+    sock.on('close', () => resolve(got))
+    sock.on('error', reject)
+  })
+  t.notMatch(cut, /^HTTP\/1\.1 201/, `a truncated body is never created: ${cut.split('\r\n')[0]}`)
+  t.equal((await call('GET', '/api/v1/namespaces/default/configmaps/cut')).status, 404)
   t.equal(JSON.stringify({ rev: s.api.store.revision, all: s.api.store.list('/').items }), before)
 })
 

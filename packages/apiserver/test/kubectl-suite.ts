@@ -97,8 +97,33 @@ export function kubectlSuite(t: Tap, bin: string): void {
     const ns = await k('get', 'ns')
     t.same(cols(ns.stdout), ['NAME', 'STATUS', 'AGE'])
     t.match(ns.stdout, /yaobank\s+Active/)
-    const ep = await k('get', 'endpoints', '-n', 'default')
+    const wide = await k('get', 'pods', '-n', 'yaobank', '-o', 'wide')
+    ok(t, wide, 'get pods -o wide')
+    t.same(cols(wide.stdout), [
+      'NAME',
+      'READY',
+      'STATUS',
+      'RESTARTS',
+      'AGE',
+      'IP',
+      'NODE',
+      'NOMINATED NODE',
+      'READINESS GATES',
+    ])
+    t.match(wide.stdout, /\ncustomer-abc12\s+0\/1\s+Pending\s+0\s+\S+\s+<none>\s+node1\s+<none>\s+<none>\n/)
+    await lab.put('endpoints', 'yaobank', {
+      metadata: { name: 'customer' },
+      subsets: [
+        {
+          addresses: [{ ip: '198.19.22.13', nodeName: 'node1' }, { ip: '198.19.22.14' }],
+          ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+        },
+      ],
+    })
+    const ep = await k('get', 'endpoints', '-n', 'yaobank')
     ok(t, ep, 'get endpoints')
+    t.same(cols(ep.stdout), ['NAME', 'ENDPOINTS', 'AGE'])
+    t.match(ep.stdout, /\ncustomer\s+198\.19\.22\.13:80,198\.19\.22\.14:80\s+\S+\n/)
     const nodes = await k('get', 'nodes')
     ok(t, nodes, 'get nodes')
     t.same(cols(nodes.stdout), ['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION'])

@@ -107,6 +107,14 @@ t.test('generateName', async (t) => {
   t.not(a.object.metadata.name, b.object.metadata.name)
 })
 
+t.test('a new pod is Pending unless its creator says otherwise', async (t) => {
+  const { api } = await setup()
+  const pods = kind(api, 'pods')
+  t.same((await api.create(pods, 'default', pod('fresh'))).object.status, { phase: 'Pending' })
+  const running = { ...(pod('static') as KubeObject), status: { phase: 'Running', podIP: '198.19.16.9' } }
+  t.same((await api.create(pods, 'default', running)).object.status, { phase: 'Running', podIP: '198.19.16.9' })
+})
+
 t.test('status subresource writes only status; main writes keep status', async (t) => {
   const { api } = await setup()
   const deploy = kind(api, 'deployments')

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import t from 'tap'
 import { cell, resolveCalicoKind } from '../src/calicoctl/kinds.ts'
 import { Discovery, typeRef } from '../src/kubectl/discovery.ts'
@@ -6,6 +9,7 @@ import { mergePatchBetween } from '../src/kubectl/ops.ts'
 import { rolloutStatus } from '../src/kubectl/rollout.ts'
 import { backoffMs } from '../src/supervisor/supervisor.ts'
 import { formatTable } from '../src/table.ts'
+import { resolveTopology } from '../src/topology.ts'
 
 t.test('tables pad with 3 spaces, last column unpadded', async (t) => {
   t.equal(
@@ -135,4 +139,24 @@ t.test('calicoctl kinds and columns', async (t) => {
 t.test('restart backoff is exponential and capped', async (t) => {
   t.same([1, 2, 3, 4].map(backoffMs), [250, 500, 1000, 2000])
   t.equal(backoffMs(20), 10_000)
+})
+
+t.test('up picks its topology: default lab, --nodes N, --topology FILE with field-path errors', async (t) => {
+  const names = (o: Parameters<typeof resolveTopology>[0]) => resolveTopology(o).hosts.map((h) => h.name)
+  t.same(names({}), ['control', 'node1', 'node2', 'host1'])
+  t.same(names({ nodes: 5 }), ['control', 'node1', 'node2', 'node3', 'node4', 'host1'])
+  t.throws(() => resolveTopology({ nodes: 0 }), /^--nodes: /)
+  const dir = mkdtempSync(path.join(tmpdir(), 'calilab-topo-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'lab.yaml')
+  writeFileSync(
+    file,
+    'hosts:\n- {name: a, role: control, nodeIP: 198.19.0.1, endpoint: 127.0.1.1}\n- {name: b, role: worker, nodeIP: 198.19.0.300, endpoint: 127.0.1.2}\n',
+  )
+  t.throws(() => resolveTopology({ topology: file }), /lab\.yaml: hosts\[1\]\.nodeIP: .*198\.19\.0\.300/)
+  t.throws(() => resolveTopology({ topology: file, nodes: 3 }), /either --topology or --nodes/)
+  writeFileSync(file, 'hosts: [\n')
+  t.throws(() => resolveTopology({ topology: file }), /lab\.yaml: not valid YAML/)
+  writeFileSync(file, 'hosts:\n- {name: a, role: control, nodeIP: 198.19.0.1, endpoint: 127.0.1.1}\n')
+  t.same(names({ topology: file }), ['a'])
 })

@@ -106,6 +106,8 @@ export interface Cluster {
   kubeconfig: string
   apiUrl: string
   topology: Topology
+  /** What `calilab up` printed (its progress lines). */
+  upOutput: string
   /** `calilab ARGS` with this cluster's home. */
   cli(args: readonly string[], opts?: RunOptions): Promise<ProcessResult>
   /** The real kubectl with this cluster's kubeconfig. */
@@ -165,6 +167,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     kubeconfig,
     apiUrl: state.apiserver?.url ?? '',
     topology,
+    upOutput: r.stdout,
     cli,
     kubectl: (a, o = {}) => runProcess(KUBECTL, ['--kubeconfig', kubeconfig, ...a], o),
     stop,

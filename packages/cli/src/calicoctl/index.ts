@@ -205,7 +205,9 @@ Examples:
   for (const verb of ['apply', 'create', 'replace', 'delete'] as const) {
     const cmd = c
       .command(verb)
-      .description(`${verb} Calico resources from a file (-f FILE or -f -)`)
+      .description(
+        `${verb} Calico resources from a file (-f FILE or -f -)${verb === 'delete' ? ', or one by KIND NAME' : ''}`,
+      )
       .option('-f, --filename <path>', 'file, directory or - (stdin)', (v: string, p: string[] = []) => [...p, v])
       .option('-n, --namespace <ns>', 'namespace for namespaced kinds without one')
     if (verb === 'delete') {

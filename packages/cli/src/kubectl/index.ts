@@ -9,7 +9,7 @@ import { type ApiResource, Discovery, pluralRef, typeRef } from './discovery.ts'
 import { get } from './get.ts'
 import { logs } from './logs.ts'
 import { readManifests } from './manifests.ts'
-import { applyOne, createOne, deleteOne, replaceOne, targetOf } from './ops.ts'
+import { type ApplyProgress, applyOne, createOne, deleteOne, replaceOne, targetOf } from './ops.ts'
 import { rollout } from './rollout.ts'
 
 type Action = (ctx: Ctx, args: string[], opts: Record<string, unknown>) => Promise<number>
@@ -81,9 +81,10 @@ async function fromFiles(ctx: Ctx, verb: FileVerb, files: string[]): Promise<num
   const d = await ctx.discovery()
   let code = 0
   for (const m of manifests) {
+    const progress: ApplyProgress = {}
     try {
       const t = targetOf(d, m, ctx.namespace, ctx.nsFlag)
-      if (verb === 'apply') out(`${t.ref} ${await applyOne(ctx.client, t, m.object)}`)
+      if (verb === 'apply') out(`${t.ref} ${await applyOne(ctx.client, t, m.object, progress)}`)
       else if (verb === 'create') {
         await createOne(ctx.client, t, m.object)
         out(`${t.ref} created`)
@@ -107,7 +108,7 @@ async function fromFiles(ctx: Ctx, verb: FileVerb, files: string[]): Promise<num
       code = 1
       const what =
         verb === 'apply'
-          ? 'error when applying patch'
+          ? `error when ${progress.step ?? 'applying patch'}`
           : `error when ${verb === 'create' ? 'creating' : verb === 'replace' ? 'replacing' : 'deleting'}`
       const ke = e as { status?: { reason?: string; message?: string } }
       if (ke.status)

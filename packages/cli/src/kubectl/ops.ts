@@ -75,16 +75,28 @@ function withLastApplied(o: KubeObject, namespace: string | undefined): { body: 
 
 export type ApplyOutcome = 'created' | 'configured' | 'unchanged'
 
+/** The request an apply is making, for kubectl's error wording (`error when creating "x.yaml": ...`). */
+export interface ApplyProgress {
+  step?: 'retrieving current configuration of' | 'creating' | 'applying patch'
+}
+
 /** Client-side apply of one object, as kubectl does it (last-applied annotation + merge patch). */
-export async function applyOne(client: KubeClient, t: Target, obj: KubeObject): Promise<ApplyOutcome> {
+export async function applyOne(
+  client: KubeClient,
+  t: Target,
+  obj: KubeObject,
+  progress: ApplyProgress = {},
+): Promise<ApplyOutcome> {
   const { body, last } = withLastApplied(obj, t.namespace)
   let current: KubeObject | undefined
+  progress.step = 'retrieving current configuration of'
   try {
     current = await client.get(Discovery.path(t.resource, t.namespace, t.name))
   } catch (e) {
     if (!isNotFound(e)) throw e
   }
   if (!current) {
+    progress.step = 'creating'
     await client.create(Discovery.path(t.resource, t.namespace), body)
     return 'created'
   }
@@ -104,6 +116,7 @@ export async function applyOne(client: KubeClient, t: Target, obj: KubeObject): 
   ann[LAST_APPLIED] = last
   meta['annotations'] = ann
   patch['metadata'] = meta
+  progress.step = 'applying patch'
   await client.patch(Discovery.path(t.resource, t.namespace, t.name), patch, 'merge')
   return 'configured'
 }

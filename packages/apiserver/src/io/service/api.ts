@@ -107,6 +107,12 @@ export function createApi(init: ApiInit): ServiceApi {
       }
       return undefined
     }
+    if (isKind(r, '', 'pods') && !old) {
+      // As the real pod strategy: a new pod is Pending until the scheduler and kubelet say otherwise.
+      const st = isRecord(o.status) ? o.status : {}
+      if (st['phase'] === undefined) o.status = { ...st, phase: 'Pending' }
+      return undefined
+    }
     if (isKind(r, '', 'services')) {
       if (!isRecord(o.spec)) o.spec = {}
       const si = svcInfo() as ResourceInfo
