@@ -33,6 +33,7 @@ export {
   createSpeaker,
   type PeerConfig,
   type PeerStatus,
+  type RibChangeListener,
   type RoutesListener,
   Speaker,
   type SpeakerInit,

@@ -49,6 +49,9 @@ t.test('two speakers: Established, routes both ways, withdrawal, onRoutes', asyn
   b.onRoutes((cs) => {
     for (const c of cs) seen.push(`${formatPrefix(c.prefix)} ${c.best ? 'up' : 'down'}`)
   })
+  // The count-only listener: told how many prefixes changed, with the RIB already updated.
+  const counts: string[] = []
+  b.onRibChange((n) => counts.push(`${n} -> ${b.rib.size}`))
   t.ok(
     await eventually(() => a.status()[0]?.state === 'Established' && b.status()[0]?.state === 'Established'),
     'both Established',
@@ -65,6 +68,7 @@ t.test('two speakers: Established, routes both ways, withdrawal, onRoutes', asyn
     seen.filter((s) => s.startsWith('198.19.16.0')),
     ['198.19.16.0/26 up', '198.19.16.0/26 down'],
   )
+  t.same(counts.sort(), ['1 -> 1', '1 -> 1', '1 -> 2'], 'own route, learned route, withdrawal')
   const st = a.status()[0]
   t.equal(st?.protoState, 'up')
   t.equal(st?.holdTime, 240)

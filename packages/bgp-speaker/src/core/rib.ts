@@ -21,66 +21,25 @@ import { type Prefix, prefixFromKey, prefixKey } from './codec/prefix.ts'
 import type { UpdateMessage } from './codec/update.ts'
 import type { KeyedUpdate } from './codec/update-keys.ts'
 
-export const DEFAULT_LOCAL_PREF = 100
+import {
+  DEFAULT_LOCAL_PREF,
+  type PeerInfo,
+  type PeerOut,
+  type RibConfig,
+  type RibResult,
+  type Route,
+  type RouteChange,
+} from './rib-types.ts'
 
-export interface RibConfig {
-  localAs: number
-  routerId: number
-  /** Set when this speaker is a route reflector (Calico `routeReflectorClusterID`). */
-  clusterId?: number
-  /** Keep an ECMP set of equal paths (default true, as Calico's `merge paths on`). */
-  multipath?: boolean
-}
-
-export interface PeerInfo {
-  /** Stable key of the peer (its address as text, or name). */
-  id: string
-  address: number
-  asn: number
-  /** The peer's BGP identifier, from its OPEN. */
-  routerId: number
-  /** Our address on this session: the next hop we advertise as "self". */
-  localAddress: number
-  /** This peer is a route-reflector client of ours. */
-  rrClient?: boolean
-}
-
-/**
- * A path: an attribute set and where it came from. Paths the RIB hands out are shared by every
- * prefix with the same source and attributes (read-only); `prefix` is only on routes built
- * elsewhere (tests, views).
- */
-export interface Route {
-  prefix?: Prefix
-  attrs: PathAttributes
-  /** undefined: originated by this speaker. */
-  peer?: PeerInfo | undefined
-}
-
-export interface RouteChange {
-  prefix: Prefix
-  /** The selected route; undefined when the prefix is gone. */
-  best?: Route
-  /** ECMP set, best first (just `[best]` without multipath). Shared: do not modify. */
-  paths: Route[]
-}
-
-export interface PeerOut {
-  peerId: string
-  withdraw: Prefix[]
-  /** Announcements grouped by attribute set (one group packs into few UPDATEs). */
-  announce: { attrs: PathAttributes; prefixes: Prefix[] }[]
-}
-
-export interface RibResult {
-  /** Loc-RIB changes (built on first access). */
-  readonly changes: RouteChange[]
-  /** How many Loc-RIB changes there are (without building them). */
-  readonly changed: number
-  readonly out: PeerOut[]
-  /** Routes refused on import (AS loop, own ORIGINATOR_ID, own cluster id). */
-  readonly filtered: number
-}
+export {
+  DEFAULT_LOCAL_PREF,
+  type PeerInfo,
+  type PeerOut,
+  type RibConfig,
+  type RibResult,
+  type Route,
+  type RouteChange,
+} from './rib-types.ts'
 
 /** A shared path; `solo` is its one-element ECMP set, shared too. */
 class Path implements Route {
@@ -140,13 +99,17 @@ class Result implements RibResult {
   readonly out: PeerOut[]
   readonly filtered: number
   readonly keys: readonly number[]
+  /** Key i's change; empty when every key has the same change, `uniform`. */
   readonly vals: readonly Changed[]
+  /** The change of every key (new prefixes of one UPDATE all get its path). */
+  readonly uniform: Path | undefined
   private list: RouteChange[] | undefined
-  constructor(keys: readonly number[], vals: readonly Changed[], out: PeerOut[], filtered: number) {
+  constructor(keys: readonly number[], vals: readonly Changed[], out: PeerOut[], filtered: number, uniform?: Path) {
     this.keys = keys
     this.vals = vals
     this.out = out
     this.filtered = filtered
+    this.uniform = uniform
   }
   get changed(): number {
     return this.keys.length
@@ -154,9 +117,10 @@ class Result implements RibResult {
   get changes(): RouteChange[] {
     if (this.list) return this.list
     const list: RouteChange[] = new Array(this.keys.length)
+    const u = this.uniform
     for (let i = 0; i < this.keys.length; i++) {
       const prefix = prefixFromKey(this.keys[i] as number)
-      const v = this.vals[i]
+      const v = u ?? this.vals[i]
       if (v === undefined) list[i] = { prefix, paths: [] }
       else if (v instanceof Path) list[i] = { prefix, best: v, paths: v.solo }
       else list[i] = v.best ? { prefix, best: v.best, paths: v.paths } : { prefix, paths: [] }
@@ -240,13 +204,38 @@ export class Rib {
     let filtered = 0
     const path = u.treatAsWithdraw || !u.attrs ? undefined : this.pathFor(st, u.attrs)
     if (path) {
-      for (let i = 0; i < nk.length; i++) n += this.announce(path, nk[i] as number)
+      // Full-table ingest: prefixes nobody announced yet, in one tight loop.
+      let i = this.insertNew(path, nk)
+      n += i
+      if (i === nk.length && this.ck.length === 0) {
+        st.count += n
+        return i === 0
+          ? EMPTY
+          : new Result(nk, [], this.exportKeys(nk, [...this.peers.keys()], undefined, path), 0, path)
+      }
+      for (let j = 0; j < i; j++) this.push(nk[j] as number, path)
+      for (; i < nk.length; i++) n += this.announce(path, nk[i] as number)
     } else {
       if (!u.treatAsWithdraw && u.attrs) filtered = nk.length
       for (let i = 0; i < nk.length; i++) n -= this.withdrawKey(from, nk[i] as number)
     }
     st.count += n
     return this.finish(filtered)
+  }
+
+  /**
+   * Makes `path` the only candidate of keys[0], keys[1], ... while they have none; returns how many
+   * (the first key with a candidate, or a repeated one, ends it). The caller records the changes.
+   */
+  private insertNew(path: Path, keys: readonly number[]): number {
+    const loc = this.loc
+    let i = 0
+    for (; i < keys.length; i++) {
+      const k = keys[i] as number
+      if (loc.has(k)) break
+      loc.set(k, path)
+    }
+    return i
   }
 
   /** The shared path for a received attribute set (import policy applied once per set). */
@@ -407,7 +396,7 @@ export class Rib {
     })
     const table = this.exportKeys([...this.loc.keys()], [peer.id])
     if (!gone) return new Result([], [], table, 0)
-    return new Result(gone.keys, gone.vals, [...gone.out, ...table], 0)
+    return new Result(gone.keys, gone.vals, [...gone.out, ...table], 0, gone.uniform)
   }
 
   /** A session left Established: its routes leave the Loc-RIB. */
@@ -473,14 +462,24 @@ export class Rib {
     })
   }
 
-  /** What each of `peerIds` must hear about `keys`; `vals[i]`, when given, is key i's change. */
-  private exportKeys(keys: readonly number[], peerIds: readonly string[], vals?: readonly Changed[]): PeerOut[] {
+  /**
+   * What each of `peerIds` must hear about `keys`; `vals[i]`, when given, is key i's change, and
+   * `uniform`, when given, every key's.
+   */
+  private exportKeys(
+    keys: readonly number[],
+    peerIds: readonly string[],
+    vals?: readonly Changed[],
+    uniform?: Path,
+  ): PeerOut[] {
     const res: PeerOut[] = []
     for (const id of peerIds) {
       const st = this.peers.get(id)
       if (!st) continue
       const out = st.out
       const peer = st.info
+      // Nothing to send and nothing to take back (split horizon, iBGP without reflection).
+      if (uniform && out.size === 0 && this.exportAttrs(uniform, peer) === null) continue
       const withdraw: Prefix[] = []
       const groups = new Map<PathAttributes, Prefix[]>()
       // Runs of keys share the source path (one UPDATE's NLRI): remember the last.
@@ -488,7 +487,7 @@ export class Rib {
       let lastWant: PathAttributes | null = null
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i] as number
-        const v = vals ? vals[i] : this.loc.get(k)
+        const v = uniform ?? (vals ? vals[i] : this.loc.get(k))
         const b = v === undefined ? undefined : v instanceof Path ? v : v.best
         let want: PathAttributes | null = null
         if (b) {

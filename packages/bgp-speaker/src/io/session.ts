@@ -47,6 +47,15 @@ const TIMER_EVENT: Record<TimerName, FsmEvent['type']> = {
   idleHold: 'IdleHoldTimerExpires',
 }
 
+/** A running FSM timer: `at` is when its clock timer fires (monotonic ms), `due` when it expires. */
+interface TimerSlot {
+  due: number
+  at: number
+  timer: Timer
+}
+
+const NO_TIMER: Timer = { cancel: () => {} }
+
 export class Session {
   fsm: FsmState
   /** When the FSM last changed state (clock.now()). */
@@ -60,7 +69,7 @@ export class Session {
   private framer = new Framer()
   /** Decoded attribute sections of this connection, by their bytes (UPDATEs repeat them). */
   private attrCache = new AttrCache()
-  private readonly timers = new Map<TimerName, Timer>()
+  private readonly timers = new Map<TimerName, TimerSlot>()
   private readonly clock: Clock
   private readonly log: Logger
   private readonly hooks: SessionHooks
@@ -115,7 +124,7 @@ export class Session {
 
   /** Stops for good: no timers, no socket, no more events. */
   close(): void {
-    for (const t of this.timers.values()) t.cancel()
+    for (const t of this.timers.values()) t.timer.cancel()
     this.timers.clear()
     this.dropSocket()
     this.closed = true
@@ -194,20 +203,20 @@ export class Session {
         this.write(a.msg)
         return
       case 'startTimer': {
-        this.timers.get(a.timer)?.cancel()
-        const name = a.timer
-        this.timers.set(
-          name,
-          this.clock.setTimeout(() => {
-            this.timers.delete(name)
-            if (name === 'connectRetry') this.event({ type: 'ConnectRetryTimerExpires', inFlight: this.dialling })
-            else this.event({ type: TIMER_EVENT[name] } as FsmEvent)
-          }, a.ms),
-        )
+        const due = this.clock.monotonic() + a.ms
+        const cur = this.timers.get(a.timer)
+        // Restarted to fire no earlier (the hold timer, on every UPDATE and KEEPALIVE): keep the
+        // scheduled timer and move only the deadline; when it fires it waits out the rest.
+        if (cur && due >= cur.at) {
+          cur.due = due
+          return
+        }
+        cur?.timer.cancel()
+        this.arm(a.timer, { due, at: due, timer: NO_TIMER }, a.ms)
         return
       }
       case 'stopTimer':
-        this.timers.get(a.timer)?.cancel()
+        this.timers.get(a.timer)?.timer.cancel()
         this.timers.delete(a.timer)
         return
       case 'established':
@@ -223,6 +232,23 @@ export class Session {
         this.hooks.onRouteRefresh(this)
         return
     }
+  }
+
+  private arm(name: TimerName, slot: TimerSlot, ms: number): void {
+    this.timers.set(name, slot)
+    slot.timer = this.clock.setTimeout(() => {
+      if (this.timers.get(name) !== slot) return
+      if (slot.due > slot.at) {
+        // Restarted since it was scheduled: fire at the new deadline instead.
+        const rest = slot.due - slot.at
+        slot.at = slot.due
+        this.arm(name, slot, rest)
+        return
+      }
+      this.timers.delete(name)
+      if (name === 'connectRetry') this.event({ type: 'ConnectRetryTimerExpires', inFlight: this.dialling })
+      else this.event({ type: TIMER_EVENT[name] } as FsmEvent)
+    }, ms)
   }
 
   private write(m: BgpMessage): void {

@@ -75,6 +75,8 @@ export interface PeerStatus {
 }
 
 export type RoutesListener = (changes: RouteChange[]) => void
+/** Told how many prefixes' Loc-RIB entries changed; no `RouteChange` objects are built for it. */
+export type RibChangeListener = (changed: number) => void
 
 const DEFAULT_PORT = 179
 
@@ -244,6 +246,7 @@ export class Speaker {
   private readonly peers = new Map<string, PeerController>()
   private server: net.Server | undefined
   private listeners: RoutesListener[] = []
+  private countListeners: RibChangeListener[] = []
   private bound: { host: string; port: number } | undefined
   private readonly started: number
 
@@ -356,6 +359,17 @@ export class Speaker {
     }
   }
 
+  /**
+   * Like {@link onRoutes}, for a listener that only needs to know that the Loc-RIB changed (and
+   * reads `rib` itself): called once per UPDATE that changed it, with the number of prefixes.
+   */
+  onRibChange(fn: RibChangeListener): () => void {
+    this.countListeners.push(fn)
+    return () => {
+      this.countListeners = this.countListeners.filter((l) => l !== fn)
+    }
+  }
+
   /** Originates prefixes ("198.19.16.0/26" or Prefix, one or a batch) to every peer. */
   originate(prefix: string | Prefix | readonly (string | Prefix)[], attrs: Partial<PathAttributes> = {}): void {
     const list = Array.isArray(prefix) ? prefix.map(toPrefix) : toPrefix(prefix as string | Prefix)
@@ -444,10 +458,18 @@ export class Speaker {
   private apply(r: RibResult): void {
     this.flush(r.out)
     // One listener call per UPDATE (or per originate/withdraw/peer change), not per prefix.
-    if (r.changed === 0 || this.listeners.length === 0) return
+    const n = r.changed
+    if (n === 0) return
     for (const l of this.listeners) {
       try {
         l(r.changes)
+      } catch (err) {
+        this.log.error({ err }, 'routes listener failed')
+      }
+    }
+    for (const l of this.countListeners) {
+      try {
+        l(n)
       } catch (err) {
         this.log.error({ err }, 'routes listener failed')
       }

@@ -67,6 +67,12 @@ export function readPrefixKeys(b: Uint8Array, from: number, to: number): number[
   let at = from
   while (at < to) {
     const len = b[at++] as number
+    if (len === 24 && at + 3 <= to) {
+      // A /24 (nearly every route): its key straight from the three address bytes.
+      out.push((((b[at] as number) << 16) | ((b[at + 1] as number) << 8) | (b[at + 2] as number)) * 32 + 24)
+      at += 3
+      continue
+    }
     if (len > 32) return undefined
     const n = (len + 7) >> 3
     if (at + n > to) return undefined
