@@ -64,12 +64,11 @@ export class UdpUnderlay implements Underlay {
   static bind(o: UdpUnderlayOptions): Promise<UdpUnderlay> {
     const sock = createSocket({ type: 'udp4' })
     const u = new UdpUnderlay(sock, o.bufferBytes ?? 4 * 1024 * 1024)
+    const onPacket = o.onPacket
     sock.on('message', (msg, rinfo) => {
       u.stats.received++
-      o.onPacket(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), {
-        address: rinfo.address,
-        port: rinfo.port,
-      })
+      // A plain Uint8Array view (Buffer's slice() would not copy); rinfo is an endpoint already.
+      onPacket(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), rinfo)
     })
     return new Promise((resolve, reject) => {
       sock.once('error', reject)

@@ -67,6 +67,8 @@ interface Listener {
 interface UdpEntry {
   addr: number
   onMsg: (data: Uint8Array, from: SockAddr, to: SockAddr) => void
+  /** The last local address a datagram came to (SockAddr is readonly: one object per address). */
+  to: SockAddr | undefined
 }
 
 interface PingWait {
@@ -180,11 +182,21 @@ export class Stack implements SocketApi {
     const p = port === 0 ? this.ephemeral((x) => this.udp.has(x)) : port
     if (this.udp.has(p)) throw new SocketErrorImpl('EADDRINUSE', 'Address already in use')
     const addr = o.addr ?? 0
-    this.udp.set(p, { addr, onMsg })
+    this.udp.set(p, { addr, onMsg, to: undefined })
+    // The last destination given as a string, parsed (apps send many datagrams to one peer).
+    let lastDstText = ''
+    let lastDst = 0
     return {
       port: p,
       send: (dst, dport, data, src) => {
-        const d = toIp(dst)
+        let d: number
+        if (typeof dst === 'number') d = dst >>> 0
+        else if (dst === lastDstText) d = lastDst
+        else {
+          d = parseIPv4(dst)
+          lastDstText = dst
+          lastDst = d
+        }
         const s = src ?? (addr !== 0 ? addr : this.env.sourceFor(d))
         if (s === undefined) return
         const payload = typeof data === 'string' ? new TextEncoder().encode(data) : data
@@ -318,14 +330,12 @@ export class Stack implements SocketApi {
     if (v.proto === IPPROTO_UDP && v.hasL4) {
       const s = this.udp.get(v.dport)
       if (s && (s.addr === 0 || s.addr === v.dst)) {
-        s.onMsg(
-          v.buf.slice(v.payloadOff, v.payloadOff + v.payloadLen),
-          { ip: v.src, port: v.sport },
-          {
-            ip: v.dst,
-            port: v.dport,
-          },
-        )
+        let to = s.to
+        if (to === undefined || to.ip !== v.dst) {
+          to = { ip: v.dst, port: v.dport }
+          s.to = to
+        }
+        s.onMsg(v.buf.slice(v.payloadOff, v.payloadOff + v.payloadLen), { ip: v.src, port: v.sport }, to)
         return true
       }
       this.env.output(

@@ -4,8 +4,11 @@
  * endpoint, hands every datagram to `host.fromUnderlay` (which the live fast path fronts), and
  * makes the socket the host's underlay. Used by the node driver and host1's router.
  */
-import { type Host, UdpUnderlay } from '@calilab/dataplane'
+import { type Host, type PacketOptions, UdpUnderlay } from '@calilab/dataplane'
 import type { Logger } from '@calilab/kit'
+
+/** Passed with every datagram: `fromUnderlay`'s default would allocate an object per packet. */
+const NO_OPTIONS: PacketOptions = Object.freeze({})
 
 export interface BindUnderlayInit {
   /** Real address to bind (the node's loopback endpoint). */
@@ -22,7 +25,7 @@ export async function bindUnderlay(host: Host, init: BindUnderlayInit): Promise<
     port: init.port ?? 4789,
     onPacket: (bytes) => {
       try {
-        host.fromUnderlay(bytes)
+        host.fromUnderlay(bytes, NO_OPTIONS)
       } catch (err) {
         // One warning per 1,000 failures: a bad packet must not flood the log.
         if (failures++ % 1000 === 0) init.log?.warn({ err, failures }, 'underlay packet failed')
