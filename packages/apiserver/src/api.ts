@@ -3,7 +3,8 @@ import type { KubeObject, ResourceInfo } from '@calilab/model'
 /**
  * The API server's service layer: what HTTP handlers, the internal stream and the in-process
  * controllers all call. Validation, defaulting, metadata (uid, creationTimestamp, generation,
- * resourceVersion), generateName, patching and namespace cascade live behind it.
+ * resourceVersion), generateName, patching, the namespace lifecycle (Terminating, finalize) and
+ * the CRD cascade live behind it.
  * Failures throw ApiError carrying a Kubernetes Status.
  */
 
@@ -16,9 +17,11 @@ export interface WriteOptions {
   fieldManager?: string
   /**
    * Write only this subresource: `status` (the main object is left alone, and vice versa), or
-   * `binding` for pods (the body is a Binding; sets spec.nodeName once, as the scheduler does).
+   * `binding` for pods (the body is a Binding; sets spec.nodeName once, as the scheduler does),
+   * `finalize` for namespaces (only spec.finalizers is taken from the body, as the namespace
+   * controller's PUT /api/v1/namespaces/NAME/finalize).
    */
-  subresource?: 'status' | 'binding'
+  subresource?: 'status' | 'binding' | 'finalize'
 }
 
 export interface ListOptions {

@@ -28,6 +28,8 @@ export interface ApiServerInit {
   serviceCidr?: string
   /** fdatasync the durable store (default true). */
   fsync?: boolean
+  /** The namespace controller's wait after a deletion before emptying (default 5000 ms). */
+  namespaceGraceMs?: number
 }
 
 export interface RunningApiServer {
@@ -83,7 +85,13 @@ export async function startApiServer(init: ApiServerInit): Promise<RunningApiSer
   const controllers =
     init.controllers === false
       ? undefined
-      : startControllers({ api, log: log.child({ component: 'controllers' }), clock, rng })
+      : startControllers({
+          api,
+          log: log.child({ component: 'controllers' }),
+          clock,
+          rng,
+          ...(init.namespaceGraceMs !== undefined ? { namespaceGraceMs: init.namespaceGraceMs } : {}),
+        })
   log.info({ url, dataDir: init.dataDir, controllers: controllers !== undefined }, 'apiserver serving')
 
   let closing: Promise<void> | undefined

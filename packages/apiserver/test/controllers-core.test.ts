@@ -423,7 +423,7 @@ t.test('kube-controllers: auto host endpoints and label sync', async (t) => {
   const k8s = [node('node1', true)]
   const on = reconcileKubeControllers({ kcc: kcc('Enabled'), k8sNodes: k8s, calicoNodes: [cn], hostEndpoints: [] })
   t.same(
-    on.map((a) => `${a.op}:${a.op === 'delete' ? a.name : a.obj.metadata.name}`),
+    on.map((a) => `${a.op}:${'obj' in a ? a.obj.metadata.name : a.op === 'delete' ? a.name : ''}`),
     ['update:node1', 'create:node1-auto-hep'],
   )
   const hep = on[1]?.op === 'create' ? on[1].obj : undefined

@@ -6,13 +6,16 @@ import {
   type DaemonSet,
   type Deployment,
   type Installation,
+  NAMESPACE_DELETION_GRACE_MS,
   type NodeObj,
+  namespaceDueInMs,
   type Pod,
   type ReplicaSet,
   reconcileDaemonSet,
   reconcileDeployment,
   reconcileEndpoints,
   reconcileKubeControllers,
+  reconcileNamespace,
   reconcileNodeLifecycle,
   reconcileOperator,
   reconcileReplicaSet,
@@ -22,6 +25,7 @@ import {
 } from '../core/controllers/index.ts'
 import type { ControllerContext, ControllerDef } from './manager.ts'
 
+const NAMESPACE = ['v1', 'Namespace'] as const
 const POD = ['v1', 'Pod'] as const
 const NODE = ['v1', 'Node'] as const
 const RS = ['apps/v1', 'ReplicaSet'] as const
@@ -49,6 +53,42 @@ function byNamespace<T extends KubeObject>(items: T[]): Map<string, T[]> {
 function namer(ctx: ControllerContext): (prefix: string) => string {
   return (prefix) => `${prefix}${ctx.rng.suffix(5)}`
 }
+
+/**
+ * Empties, finalizes and removes Terminating namespaces (also the ones left from before a
+ * restart), each once `graceMs` have passed since its deletionTimestamp.
+ */
+export function namespaceController(graceMs = NAMESPACE_DELETION_GRACE_MS): ControllerDef {
+  return {
+    name: 'namespace',
+    watches: [NAMESPACE],
+    reconcile(ctx) {
+      const terminating = ctx.list(...NAMESPACE).filter((ns) => ns.metadata.deletionTimestamp)
+      if (!terminating.length) return []
+      const kinds = ctx.namespacedKinds()
+      const now = ctx.now()
+      const nowIso = rfc3339(now)
+      const due = terminating.filter((ns) => {
+        const wait = namespaceDueInMs(ns, now, graceMs)
+        if (wait > 0) ctx.after(wait)
+        return wait === 0
+      })
+      return due.flatMap((ns) =>
+        reconcileNamespace({
+          namespace: ns,
+          content: kinds.map(([apiVersion, kind]) => ({
+            apiVersion,
+            kind,
+            count: ctx.list(apiVersion, kind, ns.metadata.name).length,
+          })),
+          nowIso,
+        }),
+      )
+    },
+  }
+}
+
+export const namespaces = namespaceController()
 
 export const scheduler: ControllerDef = {
   name: 'scheduler',
@@ -193,6 +233,7 @@ export const kubeControllers: ControllerDef = {
 }
 
 export const allControllers: ControllerDef[] = [
+  namespaces,
   nodeLifecycle,
   scheduler,
   deployments,

@@ -1,6 +1,6 @@
 import type { Clock, Logger, Rng } from '@calilab/kit'
 import type { Api } from '../api.ts'
-import { allControllers } from './defs.ts'
+import { allControllers, namespaceController } from './defs.ts'
 import { type ControllerDef, ControllerManager } from './manager.ts'
 
 export type { ControllerContext, ControllerDef, KindRef } from './manager.ts'
@@ -11,9 +11,11 @@ export interface ControllersInit {
   log: Logger
   clock: Clock
   rng: Rng
-  /** Default: all (scheduler, deployment, replicaset, daemonset, endpoints, node lifecycle, GC, operator, kube-controllers). */
+  /** Default: all (namespace, scheduler, deployment, replicaset, daemonset, endpoints, node lifecycle, GC, operator, kube-controllers). */
   controllers?: ControllerDef[]
   resyncMs?: number
+  /** Wait after a namespace's deletion before emptying it (default 5000, as kube-controller-manager). */
+  namespaceGraceMs?: number
 }
 
 /** Starts the controllers a real cluster runs beside its API server. */
@@ -23,7 +25,11 @@ export function startControllers(init: ControllersInit): { stop(): Promise<void>
     log: init.log,
     clock: init.clock,
     rng: init.rng,
-    controllers: init.controllers ?? allControllers,
+    controllers:
+      init.controllers ??
+      allControllers.map((c) =>
+        c.name === 'namespace' && init.namespaceGraceMs !== undefined ? namespaceController(init.namespaceGraceMs) : c,
+      ),
     ...(init.resyncMs !== undefined ? { resyncMs: init.resyncMs } : {}),
   })
   m.start()

@@ -1,5 +1,5 @@
 import type { Clock, Logger, Rng, Timer } from '@calilab/kit'
-import type { KubeObject, ResourceInfo } from '@calilab/model'
+import { apiVersionOf, type KubeObject, type ResourceInfo } from '@calilab/model'
 import type { Api, ApiWatch } from '../api.ts'
 import type { Action } from '../core/controllers/types.ts'
 import { isApiError } from '../core/status.ts'
@@ -20,6 +20,10 @@ export interface ControllerContext {
     name: string,
   ): T | undefined
   served(apiVersion: string, kind: string): boolean
+  /** Every namespaced kind served (built-in and CRD-defined), one entry per stored kind. */
+  namespacedKinds(): KindRef[]
+  /** Run this controller again in `ms` even if nothing it watches changes (a workqueue's AddAfter). */
+  after(ms: number): void
 }
 
 export interface ControllerDef {
@@ -47,6 +51,8 @@ interface Running {
   dirty: boolean
   /** Not before (monotonic ms): backoff after an error. */
   notBefore: number
+  /** Monotonic ms at which it asked to run again (ctx.after). */
+  wakeAt: number
 }
 
 /**
@@ -81,6 +87,7 @@ export class ControllerManager {
       log: init.log.child({ component: `controller.${def.name}` }),
       dirty: true,
       notBefore: 0,
+      wakeAt: Number.POSITIVE_INFINITY,
     }))
   }
 
@@ -155,13 +162,28 @@ export class ControllerManager {
     }, delay)
   }
 
-  private context(log: Logger): ControllerContext {
+  private context(r: Running): ControllerContext {
     const api = this.api
+    const log = r.log
     return {
+      after: (ms) => {
+        r.wakeAt = Math.min(r.wakeAt, this.clock.monotonic() + Math.max(0, ms))
+      },
       now: () => this.clock.now(),
       rng: this.rng,
       log,
       served: (apiVersion, kind) => this.info(apiVersion, kind) !== undefined,
+      namespacedKinds: () => {
+        const seen = new Set<string>()
+        const out: KindRef[] = []
+        for (const r of api.resources.all()) {
+          const key = `${r.group}/${r.plural}`
+          if (!r.namespaced || seen.has(key)) continue
+          seen.add(key)
+          out.push([apiVersionOf(r), r.kind])
+        }
+        return out
+      },
       list: <T extends KubeObject>(apiVersion: string, kind: string, namespace?: string): T[] => {
         const info = this.info(apiVersion, kind)
         if (!info) return []
@@ -185,6 +207,12 @@ export class ControllerManager {
     this.busy = true
     let later = Number.POSITIVE_INFINITY
     try {
+      const now = this.clock.monotonic()
+      for (const r of this.running) {
+        if (r.wakeAt > now) continue
+        r.wakeAt = Number.POSITIVE_INFINITY
+        r.dirty = true
+      }
       for (const r of this.running) {
         if (this.stopped) return
         if (!r.dirty) continue
@@ -196,7 +224,7 @@ export class ControllerManager {
         r.dirty = false
         let actions: Action[]
         try {
-          actions = r.def.reconcile(this.context(r.log))
+          actions = r.def.reconcile(this.context(r))
         } catch (err) {
           r.log.error({ err }, 'reconcile failed')
           r.dirty = true
@@ -221,6 +249,8 @@ export class ControllerManager {
     } finally {
       this.busy = false
     }
+    const after = this.clock.monotonic()
+    for (const r of this.running) if (Number.isFinite(r.wakeAt)) later = Math.min(later, Math.max(0, r.wakeAt - after))
     if (this.running.some((r) => r.dirty && r.notBefore <= this.clock.monotonic())) this.kick()
     else if (Number.isFinite(later)) this.kick(later)
   }
@@ -236,15 +266,16 @@ export class ControllerManager {
     let result: 'ok' | 'retry' | 'error' = 'ok'
     for (const a of actions) {
       if (this.stopped) return 'ok'
-      const apiVersion = a.op === 'delete' ? a.apiVersion : a.obj.apiVersion
-      const kind = a.op === 'delete' ? a.kind : a.obj.kind
+      const byRef = a.op === 'delete' || a.op === 'deleteCollection'
+      const apiVersion = byRef ? a.apiVersion : a.obj.apiVersion
+      const kind = byRef ? a.kind : a.obj.kind
       const info = this.info(apiVersion, kind)
       if (!info) {
         r.log.debug({ apiVersion, kind }, 'kind not served; skipped')
         continue
       }
-      const ns = info.namespaced ? (a.op === 'delete' ? a.namespace : a.obj.metadata.namespace) : undefined
-      const name = a.op === 'delete' ? a.name : (a.obj.metadata.name ?? '')
+      const ns = info.namespaced ? (byRef ? a.namespace : a.obj.metadata.namespace) : undefined
+      const name = a.op === 'delete' ? a.name : a.op === 'deleteCollection' ? '' : (a.obj.metadata.name ?? '')
       try {
         switch (a.op) {
           case 'create':
@@ -283,10 +314,24 @@ export class ControllerManager {
             r.log.debug({ kind, namespace: ns, name }, 'deleted')
             break
           }
+          case 'deleteCollection': {
+            const gone = await this.api.deleteCollection(info, ns, { propagationPolicy: 'Background' })
+            r.log.debug({ kind, namespace: ns, count: gone.length }, 'deleted collection')
+            break
+          }
+          case 'finalize':
+            await this.api.update(info, ns, name, a.obj, { subresource: 'finalize' })
+            r.log.debug({ kind, name }, 'finalized')
+            break
         }
       } catch (err) {
         const code = isApiError(err) ? err.status.code : (err as { status?: { code?: number } }).status?.code
         if (code === 404 && a.op !== 'create') continue
+        if (code === 403 && a.op === 'create' && namespaceTerminating(err)) {
+          // As in a real cluster, a controller racing the namespace's deletion is refused; not an error.
+          r.log.debug({ kind, namespace: ns, name }, 'namespace terminating; create skipped')
+          continue
+        }
         if (code === 409) {
           r.log.debug({ kind, namespace: ns, name, op: a.op }, 'conflict; will run again')
           return 'retry'
@@ -297,4 +342,9 @@ export class ControllerManager {
     }
     return result
   }
+}
+
+function namespaceTerminating(err: unknown): boolean {
+  const causes = isApiError(err) ? err.status.details?.causes : undefined
+  return causes?.some((c) => c.reason === 'NamespaceTerminating') ?? false
 }

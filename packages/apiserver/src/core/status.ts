@@ -81,6 +81,23 @@ export const apiErrors = {
   unsupportedMediaType: (message: string) => make(415, 'UnsupportedMediaType', message),
   notAcceptable: (message: string) => make(406, 'NotAcceptable', message),
   forbidden: (message: string) => make(403, 'Forbidden', message),
+  /** What the NamespaceLifecycle admission answers a create in a Terminating namespace. */
+  namespaceTerminating: (info: Pick<ResourceInfo, 'group' | 'plural'>, name: string, namespace: string) =>
+    make(
+      403,
+      'Forbidden',
+      `${qualified(info)} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+      {
+        ...details(info, name),
+        causes: [
+          {
+            reason: 'NamespaceTerminating',
+            message: `namespace ${namespace} is being terminated`,
+            field: 'metadata.namespace',
+          },
+        ],
+      },
+    ),
   tooLarge: (message: string) => make(413, 'RequestEntityTooLarge', message),
   internal: (message: string) => make(500, 'InternalError', message),
   unavailable: (message: string) => make(503, 'ServiceUnavailable', message),

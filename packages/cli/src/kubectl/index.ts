@@ -11,6 +11,7 @@ import { logs } from './logs.ts'
 import { readManifests } from './manifests.ts'
 import { type ApplyProgress, applyOne, createOne, deleteOne, replaceOne, targetOf } from './ops.ts'
 import { rollout } from './rollout.ts'
+import { type Deleted, waitDeleted } from './wait.ts'
 
 type Action = (ctx: Ctx, args: string[], opts: Record<string, unknown>) => Promise<number>
 
@@ -76,9 +77,10 @@ function typeAndNames(d: Discovery, args: string[]): { r: ApiResource; name: str
 
 type FileVerb = 'apply' | 'create' | 'replace' | 'delete'
 
-async function fromFiles(ctx: Ctx, verb: FileVerb, files: string[]): Promise<number> {
+async function fromFiles(ctx: Ctx, verb: FileVerb, files: string[], wait = false): Promise<number> {
   const manifests = readManifests(files)
   const d = await ctx.discovery()
+  const deleted: Deleted[] = []
   let code = 0
   for (const m of manifests) {
     const progress: ApplyProgress = {}
@@ -93,8 +95,13 @@ async function fromFiles(ctx: Ctx, verb: FileVerb, files: string[]): Promise<num
         out(`${t.ref} replaced`)
       } else {
         try {
-          await deleteOne(ctx.client, t)
+          const gone = await deleteOne(ctx.client, t)
           out(`${typeRef(t.resource)} "${t.name}" deleted`)
+          deleted.push({
+            path: Discovery.path(t.resource, t.namespace, t.name),
+            uid: gone?.metadata?.uid,
+            ref: `${pluralRef(t.resource)}/${t.name}`,
+          })
         } catch (e) {
           if (isNotFound(e)) {
             err(
@@ -116,7 +123,15 @@ async function fromFiles(ctx: Ctx, verb: FileVerb, files: string[]): Promise<num
       else err(serverErrorLine(e))
     }
   }
-  return code
+  return finishDeletes(ctx, wait ? deleted : [], code)
+}
+
+/** Waits for what was deleted to be gone (kubectl's --wait, on by default); 1 on timeout. */
+async function finishDeletes(ctx: Ctx, deleted: Deleted[], code: number): Promise<number> {
+  const timedOut = await waitDeleted(ctx.client, deleted)
+  if (timedOut === undefined) return code
+  err(timedOut)
+  return 1
 }
 
 function fileOption(cmd: Command, what: string): Command {
@@ -201,14 +216,15 @@ Real kubectl works too: kubectl --kubeconfig .calilab/kubeconfig get nodes`,
     .argument('[names...]')
     .option('-l, --selector <selector>', 'delete what matches this label selector')
     .option('--all', 'delete every object of the type in the namespace')
-    .option('--wait <bool>', 'accepted for compatibility')
+    .option('--wait <bool>', 'wait until the objects are gone (default true, as kubectl)')
     .addHelpText(
       'after',
       '\nExamples:\n  calilab kubectl delete -f nginx.yaml\n  calilab kubectl delete pod -n yaobank -l app=customer\n  calilab kubectl delete ns external-ns',
     )
   wrap(del, async (ctx, args, o) => {
     const files = o['filename'] as string[] | undefined
-    if (files?.length) return fromFiles(ctx, 'delete', files)
+    const wait = o['wait'] !== 'false'
+    if (files?.length) return fromFiles(ctx, 'delete', files, wait)
     const d = await ctx.discovery()
     let targets: { r: ApiResource; name: string }[]
     if ((typeof o['selector'] === 'string' || o['all']) && args.length >= 1) {
@@ -227,17 +243,20 @@ Real kubectl works too: kubectl --kubeconfig .calilab/kubeconfig get nodes`,
       if (targets.length === 0) throw new CliError('error: resource(s) were provided, but no name was specified')
     }
     let code = 0
+    const deleted: Deleted[] = []
     for (const t of targets) {
       try {
-        await ctx.client.delete(Discovery.path(t.r, ctx.namespace, t.name), { propagationPolicy: 'Background' })
+        const path = Discovery.path(t.r, ctx.namespace, t.name)
+        const gone = await ctx.client.delete<KubeObject | undefined>(path, { propagationPolicy: 'Background' })
         out(`${typeRef(t.r)} "${t.name}" deleted`)
+        deleted.push({ path, uid: gone?.metadata?.uid, ref: `${pluralRef(t.r)}/${t.name}` })
       } catch (e) {
         code = 1
         if (isNotFound(e)) err(`Error from server (NotFound): ${pluralRef(t.r)} "${t.name}" not found`)
         else err(serverErrorLine(e))
       }
     }
-    return code
+    return finishDeletes(ctx, wait ? deleted : [], code)
   })
 
   const patch = k

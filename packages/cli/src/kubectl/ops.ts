@@ -137,6 +137,9 @@ export async function replaceOne(client: KubeClient, t: Target, obj: KubeObject)
   await client.update(Discovery.path(t.resource, t.namespace, t.name), body)
 }
 
-export async function deleteOne(client: KubeClient, t: Target): Promise<void> {
-  await client.delete(Discovery.path(t.resource, t.namespace, t.name), { propagationPolicy: 'Background' })
+/** Returns the object as the server answered (a Namespace comes back Terminating). */
+export async function deleteOne(client: KubeClient, t: Target): Promise<KubeObject | undefined> {
+  return client.delete<KubeObject | undefined>(Discovery.path(t.resource, t.namespace, t.name), {
+    propagationPolicy: 'Background',
+  })
 }

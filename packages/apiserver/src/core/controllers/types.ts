@@ -10,6 +10,10 @@ export type Action =
   | { op: 'update'; obj: KubeObject }
   | { op: 'updateStatus'; obj: KubeObject }
   | { op: 'delete'; apiVersion: string; kind: string; namespace?: string | undefined; name: string; uid?: string }
+  /** Every object of a kind in one namespace (the namespace controller emptying a namespace). */
+  | { op: 'deleteCollection'; apiVersion: string; kind: string; namespace: string }
+  /** PUT namespaces/NAME/finalize with the object's spec.finalizers. */
+  | { op: 'finalize'; obj: KubeObject }
 
 export function createAction(obj: KubeObject): Action {
   return { op: 'create', obj }

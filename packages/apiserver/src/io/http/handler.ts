@@ -37,7 +37,7 @@ export interface HandlerInit {
 /** Longest a watch event waits to be batched with others. */
 const WATCH_FLUSH_MS = 5
 
-const SERVED_SUBRESOURCES = new Set(['status', 'scale', 'log', 'exec', 'attach', 'portforward', 'binding'])
+const SERVED_SUBRESOURCES = new Set(['status', 'scale', 'log', 'exec', 'attach', 'portforward', 'binding', 'finalize'])
 
 type ResourceRoute = Extract<Route, { type: 'resource' }>
 
@@ -66,7 +66,7 @@ function writeOptions(q: URLSearchParams, subresource: string | undefined): Writ
   if (fv) o.fieldValidation = fv
   const fm = q.get('fieldManager')
   if (fm) o.fieldManager = fm
-  if (subresource === 'status') o.subresource = 'status'
+  if (subresource === 'status' || subresource === 'finalize') o.subresource = subresource
   return o
 }
 
@@ -232,6 +232,8 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
       if (method !== 'GET') throw apiErrors.methodNotAllowed(`${method} is not supported on pods/log`)
       return proxyPodLog(api, ns as string, r.name as string, q, res)
     }
+    if (sub === 'finalize' && method !== 'PUT')
+      throw apiErrors.methodNotAllowed(`${method} is not supported on namespaces/finalize`)
     if (sub === 'exec') return execWithoutWebSocket(api, ns as string, r.name as string, q)
     if (sub === 'attach' || sub === 'portforward') {
       api.get(info, ns, r.name as string)

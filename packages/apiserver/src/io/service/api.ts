@@ -20,9 +20,9 @@ import {
   strategicMergePatch,
 } from '../../core/index.ts'
 import { ApiError, apiErrors } from '../../core/status.ts'
-import { StoreError } from '../store/errors.ts'
 import { storeKey, storePrefix } from '../store/keys.ts'
 import type { Store, StoreOp } from '../store/types.ts'
+import { markTerminating, purge, specFinalizers, withFinalizers } from './namespaces.ts'
 import { asObject, checkName, clone, isRecord, specChanged, validate } from './objects.ts'
 import { createResourceTable, type ServedResources } from './resource-table.ts'
 import { compileFilter } from './selectors.ts'
@@ -83,15 +83,14 @@ export function createApi(init: ApiInit): ServiceApi {
     return o.apiVersion === av ? o : { ...o, apiVersion: av }
   }
 
-  const checkNamespace = (ns: string): void => {
+  /** NamespaceLifecycle admission: the namespace must exist and not be Terminating. */
+  const checkNamespace = (r: ResourceInfo, name: string, ns: string): void => {
     const ni = nsInfo()
     if (!ni) return
     const n = store.get(storeKey(ni, undefined, ns))
     if (!n) throw apiErrors.notFound(ni, ns)
     const phase = isRecord(n.status) ? n.status['phase'] : undefined
-    if (n.metadata.deletionTimestamp || phase === 'Terminating') {
-      throw apiErrors.forbidden(`unable to create new content in namespace ${ns} because it is being terminated`)
-    }
+    if (n.metadata.deletionTimestamp || phase === 'Terminating') throw apiErrors.namespaceTerminating(r, name, ns)
   }
 
   /** Kind-specific shaping on create/update (main resource). Returns an allocation token to release. */
@@ -250,6 +249,8 @@ export function createApi(init: ApiInit): ServiceApi {
     if (md.resourceVersion !== undefined && md.resourceVersion !== '') {
       throw apiErrors.badRequest('resourceVersion should not be set on objects to be created')
     }
+    // Admission (NamespaceLifecycle) comes before naming and validation, as in kube-apiserver.
+    if (ns !== undefined) checkNamespace(r, md.name ?? '', ns)
     const useGenerate =
       (md.name === undefined || md.name === '') && typeof md.generateName === 'string' && md.generateName !== ''
     if (useGenerate) md.name = generateName(md.generateName as string, rng)
@@ -261,7 +262,6 @@ export function createApi(init: ApiInit): ServiceApi {
     } catch (e) {
       throw apiErrors.badRequest(`invalid object: ${e instanceof Error ? e.message : String(e)}`)
     }
-    if (ns !== undefined) checkNamespace(ns)
     o.metadata.uid = newUid(rng)
     o.metadata.creationTimestamp = rfc3339(clock.now())
     o.metadata.generation = 1
@@ -338,6 +338,9 @@ export function createApi(init: ApiInit): ServiceApi {
       if (incoming.status === undefined) delete next.status
       else next.status = clone(incoming.status)
       validate(r, next, old, { ...opts, fieldValidation: 'Ignore' })
+    } else if (opts.subresource === 'finalize') {
+      if (!isKind(r, '', 'namespaces')) throw apiErrors.noRoute()
+      next = withFinalizers(r, old, incoming)
     } else {
       const cand = clone(incoming)
       cand.metadata = {
@@ -444,43 +447,6 @@ export function createApi(init: ApiInit): ServiceApi {
     }
   }
 
-  /** Deletes every object under the given prefixes in batches (namespace and CRD cascade). */
-  const purge = async (prefixes: string[]): Promise<void> => {
-    for (const prefix of prefixes) {
-      for (;;) {
-        const items = store.list(prefix).items.slice(0, 200)
-        if (!items.length) break
-        // A kind prefix is `/g/plural/`, a namespace prefix `/g/plural/ns/` (see keys.ts).
-        const perNamespace = prefix.split('/').length === 5
-        const ops: StoreOp[] = items.map((o) => ({
-          op: 'delete',
-          key: perNamespace
-            ? `${prefix}${o.metadata.name}`
-            : `${prefix}${o.metadata.namespace ?? '_'}/${o.metadata.name}`,
-        }))
-        try {
-          await store.commit(ops)
-        } catch (e) {
-          if (e instanceof StoreError && (e.code === 'STORE_NOT_FOUND' || e.code === 'STORE_CONFLICT')) continue
-          throw e
-        }
-      }
-    }
-  }
-
-  const namespacedPrefixes = (ns: string): string[] => {
-    const seen = new Set<string>()
-    const out: string[] = []
-    for (const ri of resources.all()) {
-      if (!ri.namespaced) continue
-      const p = storePrefix(ri, ns)
-      if (seen.has(p)) continue
-      seen.add(p)
-      out.push(p)
-    }
-    return out
-  }
-
   const del = async (
     r: ResourceInfo,
     namespace: string | undefined,
@@ -496,36 +462,29 @@ export function createApi(init: ApiInit): ServiceApi {
     if (isKind(r, '', 'namespaces')) {
       if (UNDELETABLE_NAMESPACES.has(name))
         throw apiErrors.forbidden(`namespaces "${name}" is forbidden: this namespace may not be deleted`)
-      // A short Terminating phase: marked, emptied, then removed, all before the call returns.
-      let terminating = cur
+      // As kube-apiserver: the first DELETE only marks it Terminating (the namespace controller
+      // empties it and finalizes); one with spec.finalizers left answers the object unchanged.
       if (!cur.metadata.deletionTimestamp) {
-        const t = clone(cur)
-        t.metadata.deletionTimestamp = rfc3339(clock.now())
-        t.status = { ...(isRecord(cur.status) ? cur.status : {}), phase: 'Terminating' }
-        const op: StoreOp = { op: 'update', key, object: t }
+        const op: StoreOp = { op: 'update', key, object: markTerminating(cur, rfc3339(clock.now())) }
         if (cur.metadata.resourceVersion !== undefined) op.expectRevision = Number(cur.metadata.resourceVersion)
-        terminating = await commitOne(r, op, name)
+        const terminating = await commitOne(r, op, name)
+        log.info({ namespace: name }, 'namespace terminating')
+        return present(r, terminating)
       }
-      await purge(namespacedPrefixes(name))
-      try {
-        await store.commit([{ op: 'delete', key }])
-      } catch (e) {
-        if (!(e instanceof StoreError && e.code === 'STORE_NOT_FOUND')) throw e
-      }
-      log.info({ namespace: name }, 'namespace deleted')
-      return present(r, terminating)
+      if (specFinalizers(cur).length) return present(r, cur)
     }
     if (isKind(r, CRD_GROUP, 'customresourcedefinitions')) {
       const kinds = resources.all().filter((k) => !resources.isBuiltin(k))
       const spec = isRecord(cur.spec) ? cur.spec : {}
       const names = isRecord(spec['names']) ? spec['names'] : {}
       const mine = kinds.filter((k) => k.group === spec['group'] && k.plural === names['plural'])
-      if (mine[0]) await purge([storePrefix(mine[0])])
+      if (mine[0]) await purge(store, [storePrefix(mine[0])])
     }
     const op: StoreOp = { op: 'delete', key }
     if (cur.metadata.resourceVersion !== undefined) op.expectRevision = Number(cur.metadata.resourceVersion)
     const gone = await commitOne(r, op, name)
     afterWrite(r, gone, true)
+    if (isKind(r, '', 'namespaces')) log.info({ namespace: name }, 'namespace deleted')
     return present(r, gone)
   }
 
@@ -534,6 +493,11 @@ export function createApi(init: ApiInit): ServiceApi {
     namespace: string | undefined,
     opts: ListOptions & DeleteOptions = {},
   ): Promise<KubeObject[]> => {
+    // A whole namespace's worth of one kind (what the namespace controller asks): batched commits.
+    const whole = !opts.labelSelector && !opts.fieldSelector && !opts.preconditions && !opts.dryRun
+    if (r.namespaced && namespace && whole) {
+      return (await purge(store, [storePrefix(r, namespace)])).map((o) => present(r, o))
+    }
     const { items } = list(r, namespace, { ...opts, limit: 0 } as ListOptions)
     const out: KubeObject[] = []
     for (const o of items) {
