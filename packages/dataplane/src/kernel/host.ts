@@ -8,6 +8,8 @@ import type { Host, HostInit, LinkInfo, Netns, PacketOptions, PacketOutcome, Pac
 import { Link } from './links.ts'
 import { NetnsImpl } from './netns.ts'
 
+const EMPTY = new Uint8Array(0)
+
 interface Pending {
   ns: NetnsImpl
   pkt: Uint8Array
@@ -25,8 +27,10 @@ export class HostImpl implements Host {
   underlay: Underlay | undefined
   private readonly nsMap = new Map<string, NetnsImpl>()
   private nextNsid = 0
+  /** Queued packets queue[head..tail); entries are reused (no object per packet). */
   private readonly queue: Pending[] = []
   private head = 0
+  private tail = 0
   private pumping = false
 
   constructor(init: HostInit) {
@@ -108,12 +112,32 @@ export class HostImpl implements Host {
 
   /** Queues a packet for `ns` received on `dev`. */
   enqueue(ns: NetnsImpl, pkt: Uint8Array, dev: string, trace: PacketTraceStep[] | undefined): void {
-    this.queue.push({ ns, pkt, dev, trace, fn: undefined })
+    this.push(ns, pkt, dev, trace, undefined)
   }
 
   /** Runs `fn` after the current packet (kernel-generated replies). */
   defer(fn: () => void): void {
-    this.queue.push({ ns: this.root, pkt: new Uint8Array(0), dev: '', trace: undefined, fn })
+    this.push(this.root, EMPTY, '', undefined, fn)
+  }
+
+  private push(
+    ns: NetnsImpl,
+    pkt: Uint8Array,
+    dev: string,
+    trace: PacketTraceStep[] | undefined,
+    fn: (() => void) | undefined,
+  ): void {
+    const q = this.queue
+    const p = q[this.tail]
+    if (p === undefined) q.push({ ns, pkt, dev, trace, fn })
+    else {
+      p.ns = ns
+      p.pkt = pkt
+      p.dev = dev
+      p.trace = trace
+      p.fn = fn
+    }
+    this.tail++
   }
 
   /** Processes queued packets until none is left (re-entrant calls return at once). */
@@ -121,14 +145,30 @@ export class HostImpl implements Host {
     if (this.pumping) return
     this.pumping = true
     try {
-      while (this.head < this.queue.length) {
+      while (this.head < this.tail) {
         const p = this.queue[this.head++]!
-        if (p.fn) p.fn()
-        else p.ns.pipeline.receive(p.pkt, p.dev, p.trace)
+        const fn = p.fn
+        const pkt = p.pkt
+        const trace = p.trace
+        // Let go of what the entry held (it is reused, and may sit idle a long time).
+        p.fn = undefined
+        p.pkt = EMPTY
+        p.trace = undefined
+        if (fn) fn()
+        else p.ns.pipeline.receive(pkt, p.dev, trace)
       }
     } finally {
-      this.queue.length = 0
+      // An exception leaves the rest of the queue unprocessed, as before: drop it.
+      for (let k = this.head; k < this.tail; k++) {
+        const p = this.queue[k]!
+        p.fn = undefined
+        p.pkt = EMPTY
+        p.trace = undefined
+      }
       this.head = 0
+      this.tail = 0
+      // Entries kept for reuse: as many as a burst needed, within reason.
+      if (this.queue.length > 4096) this.queue.length = 4096
       this.pumping = false
     }
   }

@@ -13,11 +13,59 @@
  */
 import { formatIPv4 } from '@calilab/model'
 import { tupleHash as tupleHashFlow } from '../core/conntrack/index.ts'
-import { CT_NEW, type NfPacket } from '../core/netfilter/index.ts'
+import { CT_NEW, type Hook, type NfPacket, type TableName } from '../core/netfilter/index.ts'
 import type { PacketView } from '../core/packet/index.ts'
 import type { PacketOutcome, PacketTraceStep } from './api.ts'
 
 export const LOCAL: PacketOutcome = Object.freeze({ kind: 'local' })
+
+/** The (table, built-in chain) pairs a packet traverses, by number (what `Pipeline.hook` takes). */
+export const HOOK_TABLE: readonly TableName[] = [
+  'raw',
+  'raw',
+  'mangle',
+  'mangle',
+  'mangle',
+  'mangle',
+  'mangle',
+  'nat',
+  'nat',
+  'nat',
+  'nat',
+  'filter',
+  'filter',
+  'filter',
+]
+export const HOOK_CHAIN: readonly Hook[] = [
+  'PREROUTING',
+  'OUTPUT',
+  'PREROUTING',
+  'INPUT',
+  'FORWARD',
+  'OUTPUT',
+  'POSTROUTING',
+  'PREROUTING',
+  'INPUT',
+  'OUTPUT',
+  'POSTROUTING',
+  'INPUT',
+  'FORWARD',
+  'OUTPUT',
+]
+export const RAW_PRE = 0
+export const RAW_OUT = 1
+export const MANGLE_PRE = 2
+export const MANGLE_IN = 3
+export const MANGLE_FWD = 4
+export const MANGLE_OUT = 5
+export const MANGLE_POST = 6
+export const NAT_PRE = 7
+export const NAT_IN = 8
+export const NAT_OUT = 9
+export const NAT_POST = 10
+export const FILTER_IN = 11
+export const FILTER_FWD = 12
+export const FILTER_OUT = 13
 
 /** Refills a reused NfPacket from a freshly parsed view (iif/oif are set by the caller). */
 export function resetNfPacket(p: NfPacket, v: PacketView): void {

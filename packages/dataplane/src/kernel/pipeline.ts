@@ -11,16 +11,15 @@
  * underlay, tunl0 -> IPIP to the gateway node, vxlan.calico -> VXLAN to the VTEP's node.
  */
 import { formatIPv4 } from '@calilab/model'
-import { type CtEntry, type CtTuple, ORIGINAL } from '../core/conntrack/index.ts'
+import { ORIGINAL } from '../core/conntrack/index.ts'
 import {
+  type Chain,
   CT_NEW,
   CT_RELATED,
   CT_UNTRACKED,
   type EvalContext,
-  type Hook,
   type NfPacket,
   rejectResponse,
-  type TableName,
   type TraceStep,
   Verdict,
 } from '../core/netfilter/index.ts'
@@ -46,13 +45,38 @@ import {
 import type { DropReason, PacketOutcome, PacketTraceStep } from './api.ts'
 import type { Link } from './links.ts'
 import type { NetnsImpl } from './netns.ts'
-import { flowHash, LOCAL, nfPacket, resetNfPacket, routeStep, summary } from './pipeline-util.ts'
+import {
+  FILTER_FWD,
+  FILTER_IN,
+  FILTER_OUT,
+  flowHash,
+  HOOK_CHAIN,
+  HOOK_TABLE,
+  LOCAL,
+  MANGLE_FWD,
+  MANGLE_IN,
+  MANGLE_OUT,
+  MANGLE_POST,
+  MANGLE_PRE,
+  NAT_IN,
+  NAT_OUT,
+  NAT_POST,
+  NAT_PRE,
+  nfPacket,
+  RAW_OUT,
+  RAW_PRE,
+  resetNfPacket,
+  routeStep,
+  summary,
+} from './pipeline-util.ts'
 
 interface Ctx {
   v: PacketView
   p: NfPacket
-  tuple: CtTuple | undefined
-  entry: CtEntry | undefined
+  /** Conntrack handles: the packet's tuple and its entry's slot (-1: none; see Conntrack.find). */
+  tuple: number
+  entry: number
+  /** `entry` was opened by this packet (unconfirmed until the last hook; discarded if dropped). */
   isNew: boolean
   trace: PacketTraceStep[] | undefined
 }
@@ -62,6 +86,9 @@ export class Pipeline {
   private readonly verdict = new Verdict()
   private readonly evalCtx: EvalContext
   private readonly nfTrace: TraceStep[] = []
+  /** The built-in chain of each hook (HOOK_TABLE/HOOK_CHAIN), as of netfilter generation `hookGen`. */
+  private readonly hookChains: (Chain | undefined)[] = []
+  private hookGen = -1
   /**
    * Per-packet state, reused: one frame per nesting depth (a socket answering inside `receive`
    * re-enters `output`; decapsulation re-enters `receive`), so no PacketView/NfPacket is
@@ -92,16 +119,16 @@ export class Pipeline {
       c = {
         v: new PacketView(),
         p: nfPacket(new PacketView(), '', ''),
-        tuple: undefined,
-        entry: undefined,
+        tuple: -1,
+        entry: -1,
         isNew: false,
         trace,
       }
       this.frames[this.depth] = c
     }
     this.depth++
-    c.tuple = undefined
-    c.entry = undefined
+    c.tuple = -1
+    c.entry = -1
     c.isNew = false
     c.trace = trace
     c.p.iif = iif
@@ -111,9 +138,12 @@ export class Pipeline {
 
   private leave(c: Ctx): void {
     this.depth--
+    // A new entry whose packet never reached confirm (dropped, rejected) frees its slot.
+    if (c.isNew) this.ns.conntrack.discard(c.entry)
     c.trace = undefined
-    c.tuple = undefined
-    c.entry = undefined
+    c.tuple = -1
+    c.entry = -1
+    c.isNew = false
   }
 
   receive(pkt: Uint8Array, dev: string, trace?: PacketTraceStep[]): PacketOutcome {
@@ -154,29 +184,29 @@ export class Pipeline {
       }
     }
     resetNfPacket(c.p, v)
-    if (this.hook('raw', 'PREROUTING', c) !== 'ACCEPT') return this.dropNf(c, 'PREROUTING')
+    if (this.hook(RAW_PRE, c) !== 'ACCEPT') return this.dropNf(c, 'PREROUTING')
     const notrack = this.verdict.notrack
     this.track(c, notrack)
-    if (this.hook('mangle', 'PREROUTING', c) !== 'ACCEPT') return this.dropNf(c, 'PREROUTING')
-    if (c.isNew && c.entry) {
-      if (this.hook('nat', 'PREROUTING', c) !== 'ACCEPT') return this.dropNf(c, 'PREROUTING')
+    if (this.hook(MANGLE_PRE, c) !== 'ACCEPT') return this.dropNf(c, 'PREROUTING')
+    if (c.isNew) {
+      if (this.hook(NAT_PRE, c) !== 'ACCEPT') return this.dropNf(c, 'PREROUTING')
       this.natDst(c)
-    } else if (c.tuple) ns.conntrack.applyNat(v, c.tuple, 'dst')
+    } else if (c.tuple >= 0) ns.conntrack.natAt(v, c.tuple, 'dst')
     c.p.dst = v.dst
     c.p.dport = v.dport
     // Routing decision.
     if (ns.isLocal(v.dst)) {
       trace?.push({ kind: 'route', ns: ns.name, decision: 'local' })
-      if (this.hook('mangle', 'INPUT', c) !== 'ACCEPT') return this.dropNf(c, 'INPUT')
-      if (c.isNew && this.hook('nat', 'INPUT', c) !== 'ACCEPT') return this.dropNf(c, 'INPUT')
-      const fv = this.hook('filter', 'INPUT', c)
+      if (this.hook(MANGLE_IN, c) !== 'ACCEPT') return this.dropNf(c, 'INPUT')
+      if (c.isNew && this.hook(NAT_IN, c) !== 'ACCEPT') return this.dropNf(c, 'INPUT')
+      const fv = this.hook(FILTER_IN, c)
       if (fv !== 'ACCEPT') return this.reject(c, fv, pkt, 'INPUT')
       this.confirm(c)
       const sock = ns.stack.deliver(v)
       trace?.push({ kind: 'deliver', ns: ns.name, proto: v.proto, port: v.dport, socket: sock })
       return LOCAL
     }
-    const rt = ns.routes.lookup(v.dst, flowHash(v))
+    const rt = ns.routes.lookupFor(v.dst, v)
     if (!rt) return this.unreachable(c, pkt, ICMP_NET_UNREACH, 'NO_ROUTE')
     if (rt.route.type === 'blackhole') {
       trace?.push({ kind: 'route', ns: ns.name, decision: 'drop', route: rt.route.type })
@@ -191,8 +221,8 @@ export class Pipeline {
       return this.drop(trace, 'TTL_EXCEEDED')
     }
     c.p.oif = rt.dev
-    if (this.hook('mangle', 'FORWARD', c) !== 'ACCEPT') return this.dropNf(c, 'FORWARD')
-    const fv = this.hook('filter', 'FORWARD', c)
+    if (this.hook(MANGLE_FWD, c) !== 'ACCEPT') return this.dropNf(c, 'FORWARD')
+    const fv = this.hook(FILTER_FWD, c)
     if (fv !== 'ACCEPT') return this.reject(c, fv, pkt, 'FORWARD')
     decrementTtl(v)
     return this.postrouting(c, pkt, rt.dev, rt.via)
@@ -215,11 +245,11 @@ export class Pipeline {
     let rt = this.route(v)
     if (!rt) return this.localError(c, pkt, 'NO_ROUTE')
     c.p.oif = rt.dev
-    if (this.hook('raw', 'OUTPUT', c) !== 'ACCEPT') return this.dropNf(c, 'OUTPUT')
+    if (this.hook(RAW_OUT, c) !== 'ACCEPT') return this.dropNf(c, 'OUTPUT')
     this.track(c, this.verdict.notrack)
-    if (this.hook('mangle', 'OUTPUT', c) !== 'ACCEPT') return this.dropNf(c, 'OUTPUT')
-    if (c.isNew && c.entry) {
-      if (this.hook('nat', 'OUTPUT', c) !== 'ACCEPT') return this.dropNf(c, 'OUTPUT')
+    if (this.hook(MANGLE_OUT, c) !== 'ACCEPT') return this.dropNf(c, 'OUTPUT')
+    if (c.isNew) {
+      if (this.hook(NAT_OUT, c) !== 'ACCEPT') return this.dropNf(c, 'OUTPUT')
       const before = v.dst
       this.natDst(c)
       if (v.dst !== before) {
@@ -227,8 +257,8 @@ export class Pipeline {
         if (!rt) return this.localError(c, pkt, 'NO_ROUTE')
         c.p.oif = rt.dev
       }
-    } else if (c.tuple) ns.conntrack.applyNat(v, c.tuple, 'dst')
-    const fv = this.hook('filter', 'OUTPUT', c)
+    } else if (c.tuple >= 0) ns.conntrack.natAt(v, c.tuple, 'dst')
+    const fv = this.hook(FILTER_OUT, c)
     if (fv !== 'ACCEPT') {
       if (fv === 'REJECT') {
         const resp = rejectResponse(pkt, this.verdict.rejectWith ?? 'icmp-port-unreachable')
@@ -246,18 +276,16 @@ export class Pipeline {
   private route(v: PacketView): { route: { type: string }; dev: string; via?: number } | undefined {
     const ns = this.ns
     if (ns.isLocal(v.dst)) return { route: { type: 'local' }, dev: 'lo' }
-    const r = ns.routes.lookup(v.dst, flowHash(v))
-    if (!r) return undefined
-    return r
+    return ns.routes.lookupFor(v.dst, v)
   }
 
   private postrouting(c: Ctx, pkt: Uint8Array, dev: string, via: number | undefined): PacketOutcome {
     const ns = this.ns
     const v = c.v
     c.p.oif = dev
-    if (this.hook('mangle', 'POSTROUTING', c) !== 'ACCEPT') return this.dropNf(c, 'POSTROUTING')
-    if (c.isNew && c.entry) {
-      if (this.hook('nat', 'POSTROUTING', c) !== 'ACCEPT') return this.dropNf(c, 'POSTROUTING')
+    if (this.hook(MANGLE_POST, c) !== 'ACCEPT') return this.dropNf(c, 'POSTROUTING')
+    if (c.isNew) {
+      if (this.hook(NAT_POST, c) !== 'ACCEPT') return this.dropNf(c, 'POSTROUTING')
       const t = this.verdict.nat
       if (t && (t.t === 'SNAT' || t.t === 'MASQUERADE')) {
         const e = c.entry
@@ -278,11 +306,11 @@ export class Pipeline {
           }
           if (t.randomFully) o.random = ns.host.rng
         }
-        ns.conntrack.setSnat(e, ip, o, this.now())
-        ns.conntrack.applyNat(v, e.orig, 'src')
+        ns.conntrack.snatAt(e, ip, o, this.now())
+        ns.conntrack.natAt(v, e << 1, 'src')
         c.trace?.push({ kind: 'conntrack', ns: ns.name, state: 'NEW', nat: `SNAT to ${formatIPv4(ip)}` })
       }
-    } else if (c.tuple) ns.conntrack.applyNat(v, c.tuple, 'src')
+    } else if (c.tuple >= 0) ns.conntrack.natAt(v, c.tuple, 'src')
     if (!this.confirm(c)) return this.drop(c.trace, 'CT_FULL')
     return this.transmit(pkt, dev, via, c.trace, c.v)
   }
@@ -400,30 +428,29 @@ export class Pipeline {
     const now = this.now()
     const ct = ns.conntrack
     if (isIcmpError(v)) {
-      const rel = ct.related(v, now)
-      if (rel) {
+      const rel = ct.findRelated(v, now)
+      if (rel >= 0) {
         c.p.ctstate = CT_RELATED
         // Un-NAT the outer header toward the original sender.
-        const e = rel.entry
-        const o = rel.dir === ORIGINAL ? e.orig : e.reply
-        if (v.dst !== o.src) rewriteDst(v, o.src)
+        const src = ct.tupleSrc(rel)
+        if (v.dst !== src) rewriteDst(v, src)
         c.trace?.push({ kind: 'conntrack', ns: ns.name, state: 'RELATED' })
         return
       }
     }
-    const t = ct.lookupPacket(v, now)
-    if (t) {
-      ct.update(t, v.tcpFlags, v.totalLen, now)
+    const t = ct.findPacket(v, now)
+    if (t >= 0) {
+      ct.updateAt(t, v.tcpFlags, v.totalLen, now)
       c.tuple = t
-      c.entry = t.entry
-      c.p.ctstate = ct.ctstate(t)
-      c.trace?.push({ kind: 'conntrack', ns: ns.name, state: t.dir === ORIGINAL ? 'ORIGINAL' : 'REPLY' })
+      c.entry = t >> 1
+      c.p.ctstate = ct.ctstateAt(t)
+      c.trace?.push({ kind: 'conntrack', ns: ns.name, state: (t & 1) === ORIGINAL ? 'ORIGINAL' : 'REPLY' })
       return
     }
-    const e = ct.createFromPacket(v, now)
-    ct.begin(e, v.tcpFlags, v.totalLen, now)
+    const e = ct.openPacket(v, now)
+    ct.beginAt(e, v.tcpFlags, v.totalLen, now)
     c.entry = e
-    c.tuple = e.orig
+    c.tuple = e << 1
     c.isNew = true
     c.p.ctstate = CT_NEW
     c.trace?.push({ kind: 'conntrack', ns: ns.name, state: 'NEW' })
@@ -431,11 +458,11 @@ export class Pipeline {
 
   private natDst(c: Ctx): void {
     const t = this.verdict.nat
-    if (t?.t !== 'DNAT' || !c.entry) return
+    if (t?.t !== 'DNAT' || c.entry < 0) return
     const ip = t.range.minIp === 0 ? c.v.dst : t.range.minIp
     const port = t.range.minPort
-    this.ns.conntrack.setDnat(c.entry, ip, port)
-    this.ns.conntrack.applyNat(c.v, c.entry.orig, 'dst')
+    this.ns.conntrack.dnatAt(c.entry, ip, port)
+    this.ns.conntrack.natAt(c.v, c.entry << 1, 'dst')
     c.p.dst = c.v.dst
     c.p.dport = c.v.dport
     c.p.ctstate |= 64
@@ -443,14 +470,23 @@ export class Pipeline {
   }
 
   private confirm(c: Ctx): boolean {
-    if (!c.isNew || !c.entry) return true
-    return this.ns.conntrack.confirm(c.entry)
+    if (!c.isNew) return true
+    return this.ns.conntrack.confirmAt(c.entry)
   }
 
-  private hook(table: TableName, chain: Hook, c: Ctx): string {
+  /** Traverses hook `h` (RAW_PRE, ...: a table's built-in chain) for the packet of `c`. */
+  private hook(h: number, c: Ctx): string {
     const nf = this.ns.nf
-    const start = nf.tables[table].chains.get(chain)
+    if (this.hookGen !== nf.gen) {
+      // Built-in chains change only with the tables (every change bumps gen).
+      for (let k = 0; k < HOOK_TABLE.length; k++)
+        this.hookChains[k] = nf.tables[HOOK_TABLE[k]!].chains.get(HOOK_CHAIN[k]!)
+      this.hookGen = nf.gen
+    }
+    const start = this.hookChains[h]
     if (start === undefined) return 'ACCEPT'
+    const table = HOOK_TABLE[h]!
+    const chain = HOOK_CHAIN[h]!
     const ctx = this.evalCtx
     if (c.trace) {
       this.nfTrace.length = 0

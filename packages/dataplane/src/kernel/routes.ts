@@ -4,6 +4,7 @@
  * netlink-like RouteApi with change events, and `ip route` line formatting.
  */
 import { formatIPv4, prefixMask } from '@calilab/model'
+import type { PacketView } from '../core/packet/index.ts'
 import type {
   Route,
   RouteApi,
@@ -17,6 +18,7 @@ import type {
   RouteSpec,
   RouteTable,
 } from './api.ts'
+import { flowHash } from './pipeline-util.ts'
 
 class Table {
   /** byLen[len]: network -> routes sorted by metric. */
@@ -77,6 +79,29 @@ class Table {
   }
 }
 
+/** The nexthop of `r` that a flow with `hash` takes (weighted, as ECMP spreads flows). */
+function answer(r: Route, hash: number): RouteLookup {
+  const hops = r.nexthops
+  if (hops.length === 0) return { route: r, dev: '' }
+  let h = hops[0]!
+  if (hops.length > 1) {
+    let total = 0
+    for (const n of hops) total += n.weight
+    let pick = (hash >>> 0) % total
+    for (const n of hops) {
+      if (pick < n.weight) {
+        h = n
+        break
+      }
+      pick -= n.weight
+    }
+  }
+  return h.via === undefined ? { route: r, dev: h.dev } : { route: r, dev: h.dev, via: h.via }
+}
+
+/** Slots of RouteTables' lookup cache (a power of two). */
+const ROUTE_CACHE = 256
+
 function tableKey(t: RouteTable | undefined): number {
   if (t === undefined || t === 'main') return 254
   if (t === 'local') return 255
@@ -110,6 +135,10 @@ export class RouteTables implements RouteApi {
   private readonly subs = new Set<(e: RouteEvent) => void>()
   /** Bumped on every change (the forwarder's snapshot version). */
   version = 0
+  /** lookupFor's cache: destination (-1: empty) and answer per slot, valid for `cacheVersion`. */
+  private readonly cacheDst = new Float64Array(ROUTE_CACHE).fill(-1)
+  private readonly cacheAns: (RouteLookup | undefined)[] = new Array(ROUTE_CACHE).fill(undefined)
+  private cacheVersion = -1
   private readonly env: RouteEnv
 
   constructor(env: RouteEnv) {
@@ -232,25 +261,30 @@ export class RouteTables implements RouteApi {
     return out.sort((a, b) => a.dst - b.dst || a.prefix - b.prefix || a.metric - b.metric)
   }
 
-  lookup(dst: number, flowHash = 0): RouteLookup | undefined {
+  /**
+   * `lookup` for a packet's destination: the flow hash (ECMP's choice) computed only when the
+   * route has several nexthops. Single-nexthop answers are remembered in a small direct-mapped
+   * cache that any change empties (`version`); the answer is shared: read it, never change it.
+   */
+  lookupFor(dst: number, v: PacketView): RouteLookup | undefined {
+    if (this.cacheVersion !== this.version) {
+      this.cacheDst.fill(-1)
+      this.cacheVersion = this.version
+    }
+    const k = (dst ^ (dst >>> 8) ^ (dst >>> 16)) & (ROUTE_CACHE - 1)
+    if (this.cacheDst[k] === dst) return this.cacheAns[k]
     const r = this.tables.get(255)?.match(dst) ?? this.tables.get(254)?.match(dst)
     if (!r) return undefined
-    const hops = r.nexthops
-    if (hops.length === 0) return { route: r, dev: '' }
-    let h = hops[0]!
-    if (hops.length > 1) {
-      let total = 0
-      for (const n of hops) total += n.weight
-      let pick = (flowHash >>> 0) % total
-      for (const n of hops) {
-        if (pick < n.weight) {
-          h = n
-          break
-        }
-        pick -= n.weight
-      }
-    }
-    return h.via === undefined ? { route: r, dev: h.dev } : { route: r, dev: h.dev, via: h.via }
+    if (r.nexthops.length > 1) return answer(r, flowHash(v))
+    const ans = answer(r, 0)
+    this.cacheDst[k] = dst
+    this.cacheAns[k] = ans
+    return ans
+  }
+
+  lookup(dst: number, hash = 0): RouteLookup | undefined {
+    const r = this.tables.get(255)?.match(dst) ?? this.tables.get(254)?.match(dst)
+    return r && answer(r, hash)
   }
 
   subscribe(fn: (e: RouteEvent) => void): () => void {

@@ -4,105 +4,45 @@
  * on the first packet (DNAT changes the reply's source, SNAT/MASQUERADE the reply's
  * destination) and every later packet is rewritten from the entry. Time is the caller's `now`
  * (ms); expired entries vanish on lookup and on gc.
+ *
+ * Entries live in typed arrays (store.ts), so tracking a connection allocates no object. Two
+ * APIs over the same table: handles (an entry's slot `s`, its tuples `2s` and `2s + 1`; what the
+ * packet pipeline uses) and object views (`CtEntry`/`CtTuple`, made on demand, one per entry).
+ * A handle entry made with `open` holds its slot until `confirm`ed or `discard`ed; one made with
+ * `create` until confirmed (then like any other entry) — an unconfirmed view is never reclaimed.
  */
-import { formatIPv4 } from '@calilab/model'
-import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../packet/constants.ts'
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../packet/constants.ts'
 import { rewriteDst, rewriteSrc } from '../packet/nat.ts'
 import type { PacketView } from '../packet/view.ts'
-
-export type TcpState =
-  | 'NONE'
-  | 'SYN_SENT'
-  | 'SYN_RECV'
-  | 'ESTABLISHED'
-  | 'FIN_WAIT'
-  | 'CLOSE_WAIT'
-  | 'LAST_ACK'
-  | 'TIME_WAIT'
-  | 'CLOSE'
-
-/** Linux default timeouts, seconds. */
-export const CT_TIMEOUTS = {
-  tcp: {
-    NONE: 432000,
-    SYN_SENT: 120,
-    SYN_RECV: 60,
-    ESTABLISHED: 432000,
-    FIN_WAIT: 120,
-    CLOSE_WAIT: 60,
-    LAST_ACK: 30,
-    TIME_WAIT: 120,
-    CLOSE: 10,
-  },
-  udp: 30,
-  udpStream: 120,
-  icmp: 30,
-  generic: 600,
-} as const
-
-export const ORIGINAL = 0
-export const REPLY = 1
-
-export const IPS_SEEN_REPLY = 1 << 1
-export const IPS_ASSURED = 1 << 2
-export const IPS_CONFIRMED = 1 << 3
-export const IPS_SRC_NAT = 1 << 4
-export const IPS_DST_NAT = 1 << 5
-
-/** One direction's tuple; also the hash-chain node. For ICMP `sport` is the echo id, `dport` 0. */
-export class CtTuple {
-  src: number
-  dst: number
-  sport: number
-  dport: number
-  readonly proto: number
-  readonly dir: number
-  readonly entry: CtEntry
-  next: CtTuple | undefined = undefined
-  hash = 0
-  constructor(entry: CtEntry, dir: number, proto: number, src: number, dst: number, sport: number, dport: number) {
-    this.entry = entry
-    this.dir = dir
-    this.proto = proto
-    this.src = src
-    this.dst = dst
-    this.sport = sport
-    this.dport = dport
-  }
-}
-
-export class CtEntry {
-  readonly id: number
-  readonly orig: CtTuple
-  readonly reply: CtTuple
-  status = 0
-  tcpState: TcpState = 'NONE'
-  /** Direction that sent the first FIN (for the close sequence). */
-  finDir = -1
-  expires = 0
-  mark = 0
-  packets = 0
-  bytes = 0
-  /** Neighbours in the table's list of confirmed entries (confirm order); `listed` while in it. */
-  prevEntry: CtEntry | undefined = undefined
-  nextEntry: CtEntry | undefined = undefined
-  listed = false
-  constructor(id: number, proto: number, src: number, dst: number, sport: number, dport: number) {
-    this.id = id
-    this.orig = new CtTuple(this, ORIGINAL, proto, src, dst, sport, dport)
-    this.reply = new CtTuple(this, REPLY, proto, dst, src, dport, sport)
-  }
-  get proto(): number {
-    return this.orig.proto
-  }
-}
-
-export function tupleHash(proto: number, src: number, dst: number, sport: number, dport: number): number {
-  let h = Math.imul(src ^ 0x9e3779b9, 0x85ebca6b)
-  h = Math.imul(h ^ dst ^ (h >>> 13), 0xc2b2ae35)
-  h = Math.imul(h ^ ((sport << 16) | dport) ^ (h >>> 16), 0x27d4eb2f)
-  return (h ^ proto ^ (h >>> 15)) >>> 0
-}
+import { CtEntry, type CtTuple } from './entry.ts'
+import {
+  beginSlot,
+  CtArrays,
+  ctstateOf,
+  F_EXPIRES,
+  F_MARK,
+  F64_STRIDE,
+  I_CHAIN,
+  I_HASH,
+  I_NEXT,
+  I_PREV,
+  I_PROTO,
+  I_SLOT,
+  I_STATUS,
+  I32_STRIDE,
+  IPS_CONFIRMED,
+  IPS_DST_NAT,
+  IPS_SRC_NAT,
+  initSlot,
+  ORIGINAL,
+  SLOT_FREE,
+  SLOT_LISTED,
+  SLOT_PENDING,
+  timeoutMs,
+  tupleHash,
+  U32_STRIDE,
+  updateTuple,
+} from './store.ts'
 
 export interface CtFilter {
   proto?: number
@@ -126,20 +66,28 @@ export interface SnatOptions {
   random?: { next(): number }
 }
 
+export type NatWhich = 'src' | 'dst' | 'both'
+
 export class Conntrack {
+  private readonly a: CtArrays
   /**
-   * The hash table: chains of tuples per bucket (hash & mask), an array grown by doubling when the
-   * tuples outnumber the buckets (a Map keyed by the uint32 hash boxed every key above 2^30).
+   * The hash table: per bucket (hash & mask) the first tuple handle of its chain (-1: empty);
+   * doubled when the tuples outnumber the buckets.
    */
-  private buckets: (CtTuple | undefined)[]
+  private buckets: Int32Array
   private mask: number
   private readonly initialBuckets: number
   private tuples = 0
-  /** Confirmed entries in confirm order: an intrusive doubly linked list (no hashing, O(1) removal). */
-  private first: CtEntry | undefined = undefined
-  private last: CtEntry | undefined = undefined
+  /** Confirmed entries in confirm order: a doubly linked list of slots (I_PREV/I_NEXT). */
+  private first = -1
+  private last = -1
   private size = 0
+  /** Free slots, linked through I_NEXT; `used` slots have ever been handed out. */
+  private freeHead = -1
+  private used = 0
   private nextId = 1
+  /** The object view of each slot that has one (made on demand). */
+  private views: (CtEntry | undefined)[] | undefined = undefined
   /** nf_conntrack_max */
   max: number
 
@@ -149,152 +97,119 @@ export class Conntrack {
     let n = 16
     while (n < buckets) n *= 2
     this.initialBuckets = n
-    this.buckets = new Array(n).fill(undefined)
+    this.buckets = new Int32Array(n).fill(-1)
     this.mask = n - 1
+    this.a = new CtArrays(Math.min(n, 4096))
   }
 
   get count(): number {
     return this.size
   }
 
-  /** The tuple (with its direction) a packet belongs to, or undefined. */
-  lookup(proto: number, src: number, dst: number, sport: number, dport: number, now: number): CtTuple | undefined {
-    let n = this.buckets[tupleHash(proto, src, dst, sport, dport) & this.mask]
-    while (n !== undefined) {
-      if (n.src === src && n.dst === dst && n.sport === sport && n.dport === dport && n.proto === proto) {
-        if (n.entry.expires <= now) {
-          this.remove(n.entry)
-          return undefined
+  /** Entry slots the table holds (confirmed, unconfirmed and free ones); grows by doubling. */
+  get capacity(): number {
+    return this.a.cap
+  }
+
+  // ------------------------------------------------------------------ handles
+
+  /** The tuple handle (with its direction in bit 0) a packet belongs to, or -1. */
+  find(proto: number, src: number, dst: number, sport: number, dport: number, now: number): number {
+    const u = this.a.u32
+    const i = this.a.i32
+    let t = this.buckets[tupleHash(proto, src, dst, sport, dport) & this.mask]!
+    while (t >= 0) {
+      const b = t << 2
+      const c = (t >> 1) * I32_STRIDE
+      if (u[b] === src && u[b + 1] === dst && u[b + 2] === sport && u[b + 3] === dport && i[c + I_PROTO] === proto) {
+        if (this.a.f64[(t >> 1) * F64_STRIDE + F_EXPIRES]! <= now) {
+          this.removeSlot(t >> 1)
+          return -1
         }
-        return n
+        return t
       }
-      n = n.next
+      t = i[c + I_CHAIN + (t & 1)]!
     }
-    return undefined
+    return -1
   }
 
-  /** Looks up the packet in `v` (ICMP echo: id as port). */
-  lookupPacket(v: PacketView, now: number): CtTuple | undefined {
-    return this.lookup(v.proto, v.src, v.dst, sportOf(v), dportOf(v), now)
+  /** `find` for the packet in `v` (ICMP echo: id as port). */
+  findPacket(v: PacketView, now: number): number {
+    return this.find(v.proto, v.src, v.dst, sportOf(v), dportOf(v), now)
   }
 
-  /** A new, unconfirmed entry for a first packet (not yet findable). */
-  create(proto: number, src: number, dst: number, sport: number, dport: number, now: number): CtEntry {
-    const e = new CtEntry(this.nextId++, proto, src, dst, sport, dport)
-    e.expires = now + timeoutFor(e) * 1000
-    return e
+  /** A new, unconfirmed entry for a first packet (not yet findable): its slot. */
+  open(proto: number, src: number, dst: number, sport: number, dport: number, now: number): number {
+    const s = this.alloc()
+    const a = this.a
+    initSlot(a, s, this.nextId++, proto, src >>> 0, dst >>> 0, sport, dport)
+    a.f64[s * F64_STRIDE + F_EXPIRES] = now + timeoutMs(a, s)
+    return s
   }
 
-  createFromPacket(v: PacketView, now: number): CtEntry {
-    return this.create(v.proto, v.src, v.dst, sportOf(v), dportOf(v), now)
+  openPacket(v: PacketView, now: number): number {
+    return this.open(v.proto, v.src, v.dst, sportOf(v), dportOf(v), now)
   }
 
-  /** DNAT binding: replies come from ip:port (port -1 keeps the port). */
-  setDnat(e: CtEntry, ip: number, port = -1): void {
-    e.reply.src = ip
-    if (port >= 0) e.reply.sport = port
-    e.status |= IPS_DST_NAT
+  /** Frees an entry that was never confirmed (its packet was dropped); no-op for any other. */
+  discard(s: number): void {
+    if (this.a.i32[s * I32_STRIDE + I_SLOT] !== SLOT_PENDING) return
+    this.unview(s)
+    this.free(s)
   }
 
-  /**
-   * SNAT/MASQUERADE binding: replies go to ip:port. Keeps the original source port when the
-   * resulting reply tuple is free, otherwise picks another in [minPort, maxPort] (random with
-   * --random-fully), as nf_nat's get_unique_tuple does.
-   */
-  setSnat(e: CtEntry, ip: number, o: SnatOptions & { port?: number } = {}, now = 0): boolean {
-    const r = e.reply
-    r.dst = ip
-    e.status |= IPS_SRC_NAT
-    if (e.proto !== IPPROTO_TCP && e.proto !== IPPROTO_UDP && e.proto !== IPPROTO_ICMP) return true
-    const lo = o.minPort ?? (e.orig.sport < 1024 ? 1 : 1024)
-    const hi = o.maxPort ?? 65535
-    const want = o.port ?? e.orig.sport
-    const free = (p: number) => this.lookup(e.proto, r.src, ip, r.sport, p, now) === undefined
-    if (!o.random && want >= lo && want <= hi && free(want)) {
-      r.dport = want
-      return true
-    }
-    const span = hi - lo + 1
-    let start = o.random ? Math.floor(o.random.next() * span) : (want - lo + 1) % span
-    for (let i = 0; i < span; i++, start = (start + 1) % span) {
-      if (free(lo + start)) {
-        r.dport = lo + start
-        return true
-      }
-    }
-    return false
+  /** Sets the state of a fresh entry from its first packet (see `begin`). */
+  beginAt(s: number, tcpFlags: number, len: number, now: number): void {
+    beginSlot(this.a, s, tcpFlags, len, now)
   }
 
-  /** Makes the entry findable in both directions (the kernel's confirm at the last hook). */
-  confirm(e: CtEntry): boolean {
-    if (e.status & IPS_CONFIRMED) return true
+  /** Records a packet of tuple `t` (see `update`). */
+  updateAt(t: number, tcpFlags: number, len: number, now: number): void {
+    updateTuple(this.a, t, tcpFlags, len, now)
+  }
+
+  dnatAt(s: number, ip: number, port = -1): void {
+    dnat(this.a, s, ip, port)
+  }
+
+  snatAt(s: number, ip: number, o: SnatOptions & { port?: number } = {}, now = 0): boolean {
+    return this.snat(this.a, s, ip, o, now)
+  }
+
+  natAt(v: PacketView, t: number, which: NatWhich = 'both'): void {
+    applyNat(this.a, v, t, which)
+  }
+
+  ctstateAt(t: number): number {
+    return ctstateOf(this.a, t)
+  }
+
+  confirmAt(s: number): boolean {
+    const i = this.a.i32
+    const c = s * I32_STRIDE
+    if (i[c + I_STATUS]! & IPS_CONFIRMED) return true
     if (this.size >= this.max) return false
-    this.insert(e.orig)
-    this.insert(e.reply)
-    e.status |= IPS_CONFIRMED
-    e.listed = true
-    e.prevEntry = this.last
-    e.nextEntry = undefined
-    if (this.last) this.last.nextEntry = e
-    else this.first = e
-    this.last = e
+    this.insert(s << 1)
+    this.insert((s << 1) | 1)
+    i[c + I_STATUS] = i[c + I_STATUS]! | IPS_CONFIRMED
+    i[c + I_SLOT] = SLOT_LISTED
+    i[c + I_PREV] = this.last
+    i[c + I_NEXT] = -1
+    if (this.last >= 0) i[this.last * I32_STRIDE + I_NEXT] = s
+    else this.first = s
+    this.last = s
     this.size++
     return true
   }
 
-  /** Records a packet of tuple `t`: direction bits, TCP state, timeout. */
-  update(t: CtTuple, tcpFlags: number, len: number, now: number): void {
-    const e = t.entry
-    e.packets++
-    e.bytes += len
-    if (t.dir === REPLY) e.status |= IPS_SEEN_REPLY
-    if (e.proto === IPPROTO_TCP) tcpStep(e, t.dir, tcpFlags)
-    else if (e.status & IPS_SEEN_REPLY && (t.dir === ORIGINAL || e.packets > 2)) e.status |= IPS_ASSURED
-    e.expires = now + timeoutFor(e) * 1000
+  /** A tuple's source address (the other fields: tupleDst, tupleSport, tupleDport). */
+  tupleSrc(t: number): number {
+    return this.a.u32[t << 2]!
   }
 
-  /** Sets the TCP state of a fresh entry from its first packet (SYN: SYN_SENT; else picked up mid-stream). */
-  begin(e: CtEntry, tcpFlags: number, len: number, now: number): void {
-    if (e.proto === IPPROTO_TCP) e.tcpState = tcpFlags & TCP_SYN && !(tcpFlags & TCP_ACK) ? 'SYN_SENT' : 'ESTABLISHED'
-    e.packets = 1
-    e.bytes = len
-    e.expires = now + timeoutFor(e) * 1000
-  }
-
-  /**
-   * Rewrites the packet from the entry's NAT bindings. `which`: 'dst' changes the packet's
-   * destination (DNAT on original packets at PREROUTING/OUTPUT, un-SNAT on replies), 'src' its
-   * source (SNAT at POSTROUTING, un-DNAT on replies), 'both' does both.
-   */
-  applyNat(v: PacketView, t: CtTuple, which: 'src' | 'dst' | 'both' = 'both'): void {
-    const e = t.entry
-    if ((e.status & (IPS_SRC_NAT | IPS_DST_NAT)) === 0) return
-    const o = e.orig
-    const r = e.reply
-    if (t.dir === ORIGINAL) {
-      if (which !== 'src' && e.status & IPS_DST_NAT) rewriteDst(v, r.src, r.sport)
-      if (which !== 'dst' && e.status & IPS_SRC_NAT) rewriteSrc(v, r.dst, r.dport)
-    } else {
-      if (which !== 'src' && e.status & IPS_SRC_NAT) rewriteDst(v, o.src, o.sport)
-      if (which !== 'dst' && e.status & IPS_DST_NAT) rewriteSrc(v, o.dst, o.dport)
-    }
-  }
-
-  /** ctstate bits for iptables (CT_* of netfilter/types: NEW 2, ESTABLISHED 8, SNAT 32, DNAT 64). */
-  ctstate(t: CtTuple): number {
-    const e = t.entry
-    let s = t.dir === ORIGINAL && !(e.status & IPS_SEEN_REPLY) ? 2 : 8
-    if (e.status & IPS_SRC_NAT) s |= 32
-    if (e.status & IPS_DST_NAT) s |= 64
-    return s
-  }
-
-  /**
-   * The entry an ICMP error relates to (its quoted header, inverted: the error travels back
-   * towards the original sender). Undefined when none.
-   */
-  related(v: PacketView, now: number): CtTuple | undefined {
-    if (v.proto !== IPPROTO_ICMP || (v.icmpType !== 3 && v.icmpType !== 11) || v.l4len < 8 + 20 + 8) return undefined
+  /** The handle of the entry an ICMP error relates to (its quoted header, inverted), or -1. */
+  findRelated(v: PacketView, now: number): number {
+    if (v.proto !== IPPROTO_ICMP || (v.icmpType !== 3 && v.icmpType !== 11) || v.l4len < 8 + 20 + 8) return -1
     const b = v.buf
     const q = v.l4off + 8
     const ihl = (b[q]! & 0x0f) << 2
@@ -307,33 +222,120 @@ export class Conntrack {
       sp = (b[q + ihl]! << 8) | b[q + ihl + 1]!
       dp = (b[q + ihl + 2]! << 8) | b[q + ihl + 3]!
     } else if (proto === IPPROTO_ICMP) sp = (b[q + ihl + 4]! << 8) | b[q + ihl + 5]!
-    return this.lookup(proto, src, dst, sp, dp, now)
+    return this.find(proto, src, dst, sp, dp, now)
+  }
+
+  /** The object view of slot `s` (one per entry, kept while it lives). */
+  entryView(s: number): CtEntry {
+    let vs = this.views
+    if (vs === undefined) {
+      vs = new Array<CtEntry | undefined>(this.a.cap).fill(undefined)
+      this.views = vs
+    }
+    let e = vs[s]
+    if (e === undefined) {
+      e = new CtEntry(this.a, s)
+      vs[s] = e
+    }
+    return e
+  }
+
+  tupleView(t: number): CtTuple {
+    const e = this.entryView(t >> 1)
+    return t & 1 ? e.reply : e.orig
+  }
+
+  // ------------------------------------------------------------------ objects
+
+  /** The tuple (with its direction) a packet belongs to, or undefined. */
+  lookup(proto: number, src: number, dst: number, sport: number, dport: number, now: number): CtTuple | undefined {
+    const t = this.find(proto, src >>> 0, dst >>> 0, sport, dport, now)
+    return t < 0 ? undefined : this.tupleView(t)
+  }
+
+  /** Looks up the packet in `v` (ICMP echo: id as port). */
+  lookupPacket(v: PacketView, now: number): CtTuple | undefined {
+    const t = this.findPacket(v, now)
+    return t < 0 ? undefined : this.tupleView(t)
+  }
+
+  /** A new, unconfirmed entry for a first packet (not yet findable). */
+  create(proto: number, src: number, dst: number, sport: number, dport: number, now: number): CtEntry {
+    return this.entryView(this.open(proto, src, dst, sport, dport, now))
+  }
+
+  createFromPacket(v: PacketView, now: number): CtEntry {
+    return this.entryView(this.openPacket(v, now))
+  }
+
+  /** DNAT binding: replies come from ip:port (port -1 keeps the port). */
+  setDnat(e: CtEntry, ip: number, port = -1): void {
+    dnat(e.a, e.slot, ip, port)
+  }
+
+  /**
+   * SNAT/MASQUERADE binding: replies go to ip:port. Keeps the original source port when the
+   * resulting reply tuple is free, otherwise picks another in [minPort, maxPort] (random with
+   * --random-fully), as nf_nat's get_unique_tuple does.
+   */
+  setSnat(e: CtEntry, ip: number, o: SnatOptions & { port?: number } = {}, now = 0): boolean {
+    return this.snat(e.a, e.slot, ip, o, now)
+  }
+
+  /** Makes the entry findable in both directions (the kernel's confirm at the last hook). */
+  confirm(e: CtEntry): boolean {
+    if (e.a !== this.a) return (e.status & IPS_CONFIRMED) !== 0
+    return this.confirmAt(e.slot)
+  }
+
+  /** Records a packet of tuple `t`: direction bits, TCP state, timeout. */
+  update(t: CtTuple, tcpFlags: number, len: number, now: number): void {
+    updateTuple(t.entry.a, (t.entry.slot << 1) | t.dir, tcpFlags, len, now)
+  }
+
+  /** Sets the TCP state of a fresh entry from its first packet (SYN: SYN_SENT; else picked up mid-stream). */
+  begin(e: CtEntry, tcpFlags: number, len: number, now: number): void {
+    beginSlot(e.a, e.slot, tcpFlags, len, now)
+  }
+
+  /**
+   * Rewrites the packet from the entry's NAT bindings. `which`: 'dst' changes the packet's
+   * destination (DNAT on original packets at PREROUTING/OUTPUT, un-SNAT on replies), 'src' its
+   * source (SNAT at POSTROUTING, un-DNAT on replies), 'both' does both.
+   */
+  applyNat(v: PacketView, t: CtTuple, which: NatWhich = 'both'): void {
+    applyNat(t.entry.a, v, (t.entry.slot << 1) | t.dir, which)
+  }
+
+  /** ctstate bits for iptables (CT_* of netfilter/types: NEW 2, ESTABLISHED 8, SNAT 32, DNAT 64). */
+  ctstate(t: CtTuple): number {
+    return ctstateOf(t.entry.a, (t.entry.slot << 1) | t.dir)
+  }
+
+  /**
+   * The entry an ICMP error relates to (its quoted header, inverted: the error travels back
+   * towards the original sender). Undefined when none.
+   */
+  related(v: PacketView, now: number): CtTuple | undefined {
+    const t = this.findRelated(v, now)
+    return t < 0 ? undefined : this.tupleView(t)
   }
 
   remove(e: CtEntry): void {
-    if (!e.listed) return
-    e.listed = false
-    if (e.prevEntry) e.prevEntry.nextEntry = e.nextEntry
-    else this.first = e.nextEntry
-    if (e.nextEntry) e.nextEntry.prevEntry = e.prevEntry
-    else this.last = e.prevEntry
-    e.prevEntry = undefined
-    // nextEntry is kept so a walk that removes the entry it stands on can go on.
-    this.size--
-    this.unlink(e.orig)
-    this.unlink(e.reply)
+    if (e.a === this.a && e.listed) this.removeSlot(e.slot)
   }
 
   /** Drops expired entries; returns how many. */
   gc(now: number): number {
     let n = 0
-    for (let e = this.first; e !== undefined; ) {
-      const next = e.nextEntry
-      if (e.expires <= now) {
-        this.remove(e)
+    const i = this.a.i32
+    for (let s = this.first; s >= 0; ) {
+      const next = i[s * I32_STRIDE + I_NEXT]!
+      if (this.a.f64[s * F64_STRIDE + F_EXPIRES]! <= now) {
+        this.removeSlot(s)
         n++
       }
-      e = next
+      s = next
     }
     return n
   }
@@ -341,85 +343,208 @@ export class Conntrack {
   /** Entries matching `f`, in creation order (expired ones excluded). */
   list(now: number, f: CtFilter = {}): CtEntry[] {
     const out: CtEntry[] = []
-    for (let e = this.first; e !== undefined; e = e.nextEntry) if (e.expires > now && matches(e, f)) out.push(e)
+    for (const s of this.slots(now, f)) out.push(this.entryView(s))
     return out
   }
 
   /** conntrack -D: deletes matching entries; returns how many. */
   delete(now: number, f: CtFilter = {}): number {
-    const victims = this.list(now, f)
-    for (const e of victims) this.remove(e)
+    const victims = this.slots(now, f)
+    for (const s of victims) this.removeSlot(s)
     return victims.length
   }
 
   flush(): void {
-    this.buckets = new Array(this.initialBuckets).fill(undefined)
+    const i = this.a.i32
+    for (let s = this.first; s >= 0; ) {
+      const next = i[s * I32_STRIDE + I_NEXT]!
+      this.unview(s)
+      this.free(s)
+      s = next
+    }
+    this.buckets = new Int32Array(this.initialBuckets).fill(-1)
     this.mask = this.initialBuckets - 1
     this.tuples = 0
-    for (let e = this.first; e !== undefined; ) {
-      const next = e.nextEntry
-      e.listed = false
-      e.prevEntry = undefined
-      e.nextEntry = undefined
-      e = next
-    }
-    this.first = undefined
-    this.last = undefined
+    this.first = -1
+    this.last = -1
     this.size = 0
   }
 
-  private insert(t: CtTuple): void {
+  // ------------------------------------------------------------------ internals
+
+  private slots(now: number, f: CtFilter): number[] {
+    const out: number[] = []
+    const a = this.a
+    for (let s = this.first; s >= 0; s = a.i32[s * I32_STRIDE + I_NEXT]!)
+      if (a.f64[s * F64_STRIDE + F_EXPIRES]! > now && matches(a, s, f)) out.push(s)
+    return out
+  }
+
+  private snat(a: CtArrays, s: number, ip: number, o: SnatOptions & { port?: number }, now: number): boolean {
+    const u = a.u32
+    const b = s * U32_STRIDE
+    u[b + 5] = ip
+    a.i32[s * I32_STRIDE + I_STATUS] = a.i32[s * I32_STRIDE + I_STATUS]! | IPS_SRC_NAT
+    const proto = a.i32[s * I32_STRIDE + I_PROTO]!
+    if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP && proto !== IPPROTO_ICMP) return true
+    const osport = u[b + 2]!
+    const lo = o.minPort ?? (osport < 1024 ? 1 : 1024)
+    const hi = o.maxPort ?? 65535
+    const want = o.port ?? osport
+    const rsrc = u[b + 4]!
+    const rsport = u[b + 6]!
+    const ipU = ip >>> 0
+    if (!o.random && want >= lo && want <= hi && this.find(proto, rsrc, ipU, rsport, want, now) < 0) {
+      u[b + 7] = want
+      return true
+    }
+    const span = hi - lo + 1
+    let start = o.random ? Math.floor(o.random.next() * span) : (want - lo + 1) % span
+    for (let k = 0; k < span; k++, start = (start + 1) % span) {
+      if (this.find(proto, rsrc, ipU, rsport, lo + start, now) < 0) {
+        u[b + 7] = lo + start
+        return true
+      }
+    }
+    return false
+  }
+
+  private alloc(): number {
+    const s = this.freeHead
+    if (s >= 0) {
+      this.freeHead = this.a.i32[s * I32_STRIDE + I_NEXT]!
+      return s
+    }
+    if (this.used === this.a.cap) {
+      const cap = this.a.cap * 2
+      this.a.grow(cap)
+      const vs = this.views
+      if (vs !== undefined) while (vs.length < cap) vs.push(undefined)
+    }
+    return this.used++
+  }
+
+  private free(s: number): void {
+    const i = this.a.i32
+    i[s * I32_STRIDE + I_SLOT] = SLOT_FREE
+    i[s * I32_STRIDE + I_NEXT] = this.freeHead
+    this.freeHead = s
+  }
+
+  /** Hands a view of slot `s` its own copy of the entry (the slot is about to be reused). */
+  private unview(s: number): void {
+    const vs = this.views
+    if (vs === undefined) return
+    const e = vs[s]
+    if (e !== undefined) {
+      e.detach()
+      vs[s] = undefined
+    }
+  }
+
+  private removeSlot(s: number): void {
+    const i = this.a.i32
+    const c = s * I32_STRIDE
+    if (i[c + I_SLOT] !== SLOT_LISTED) return
+    const prev = i[c + I_PREV]!
+    const next = i[c + I_NEXT]!
+    if (prev >= 0) i[prev * I32_STRIDE + I_NEXT] = next
+    else this.first = next
+    if (next >= 0) i[next * I32_STRIDE + I_PREV] = prev
+    else this.last = prev
+    this.size--
+    this.unlink(s << 1)
+    this.unlink((s << 1) | 1)
+    this.unview(s)
+    this.free(s)
+  }
+
+  private insert(t: number): void {
     if (this.tuples >= this.buckets.length) this.grow()
-    t.hash = tupleHash(t.proto, t.src, t.dst, t.sport, t.dport)
-    const b = t.hash & this.mask
-    t.next = this.buckets[b]
-    this.buckets[b] = t
+    const u = this.a.u32
+    const i = this.a.i32
+    const c = (t >> 1) * I32_STRIDE
+    const b = t << 2
+    const h = tupleHash(i[c + I_PROTO]!, u[b]!, u[b + 1]!, u[b + 2]!, u[b + 3]!)
+    i[c + I_HASH + (t & 1)] = h
+    const k = h & this.mask
+    i[c + I_CHAIN + (t & 1)] = this.buckets[k]!
+    this.buckets[k] = t
     this.tuples++
   }
 
-  /** Doubles the buckets: each chain splits into buckets i and i + old size, keeping its order. */
+  /** Doubles the buckets: each chain splits into buckets k and k + old size, keeping its order. */
   private grow(): void {
     const old = this.buckets
     const n0 = old.length
-    const next: (CtTuple | undefined)[] = old.concat(old)
-    for (let i = 0; i < n0; i++) {
-      let lo: CtTuple | undefined
-      let hi: CtTuple | undefined
-      next[i] = undefined
-      next[i + n0] = undefined
-      let n = old[i]
-      while (n !== undefined) {
-        const after = n.next
-        n.next = undefined
-        if (n.hash & n0) {
-          if (hi === undefined) next[i + n0] = n
-          else hi.next = n
-          hi = n
+    const next = new Int32Array(n0 * 2).fill(-1)
+    const i = this.a.i32
+    for (let k = 0; k < n0; k++) {
+      let lo = -1
+      let hi = -1
+      let t = old[k]!
+      while (t >= 0) {
+        const c = (t >> 1) * I32_STRIDE + (t & 1)
+        const after = i[c + I_CHAIN]!
+        i[c + I_CHAIN] = -1
+        if (i[c + I_HASH]! & n0) {
+          if (hi < 0) next[k + n0] = t
+          else i[(hi >> 1) * I32_STRIDE + (hi & 1) + I_CHAIN] = t
+          hi = t
         } else {
-          if (lo === undefined) next[i] = n
-          else lo.next = n
-          lo = n
+          if (lo < 0) next[k] = t
+          else i[(lo >> 1) * I32_STRIDE + (lo & 1) + I_CHAIN] = t
+          lo = t
         }
-        n = after
+        t = after
       }
     }
     this.buckets = next
     this.mask = n0 * 2 - 1
   }
 
-  private unlink(t: CtTuple): void {
-    const b = t.hash & this.mask
-    let n = this.buckets[b]
+  private unlink(t: number): void {
+    const i = this.a.i32
+    const c = (t >> 1) * I32_STRIDE + (t & 1)
+    const k = i[c + I_HASH]! & this.mask
+    let n = this.buckets[k]!
     if (n === t) {
-      this.buckets[b] = t.next
+      this.buckets[k] = i[c + I_CHAIN]!
       this.tuples--
       return
     }
-    while (n && n.next !== t) n = n.next
-    if (n) {
-      n.next = t.next
-      this.tuples--
+    while (n >= 0) {
+      const nc = (n >> 1) * I32_STRIDE + (n & 1) + I_CHAIN
+      const after = i[nc]!
+      if (after === t) {
+        i[nc] = i[c + I_CHAIN]!
+        this.tuples--
+        return
+      }
+      n = after
     }
+  }
+}
+
+function dnat(a: CtArrays, s: number, ip: number, port: number): void {
+  a.u32[s * U32_STRIDE + 4] = ip
+  if (port >= 0) a.u32[s * U32_STRIDE + 6] = port
+  a.i32[s * I32_STRIDE + I_STATUS] = a.i32[s * I32_STRIDE + I_STATUS]! | IPS_DST_NAT
+}
+
+function applyNat(a: CtArrays, v: PacketView, t: number, which: NatWhich): void {
+  const s = t >> 1
+  const st = a.i32[s * I32_STRIDE + I_STATUS]!
+  if ((st & (IPS_SRC_NAT | IPS_DST_NAT)) === 0) return
+  const u = a.u32
+  const b = s * U32_STRIDE
+  if ((t & 1) === ORIGINAL) {
+    // Toward the reply tuple reversed: dst <- reply src:sport, src <- reply dst:dport.
+    if (which !== 'src' && st & IPS_DST_NAT) rewriteDst(v, u[b + 4]!, u[b + 6]!)
+    if (which !== 'dst' && st & IPS_SRC_NAT) rewriteSrc(v, u[b + 5]!, u[b + 7]!)
+  } else {
+    if (which !== 'src' && st & IPS_SRC_NAT) rewriteDst(v, u[b]!, u[b + 2]!)
+    if (which !== 'dst' && st & IPS_DST_NAT) rewriteSrc(v, u[b + 1]!, u[b + 3]!)
   }
 }
 
@@ -435,101 +560,18 @@ function dportOf(v: PacketView): number {
   return v.dport
 }
 
-function matches(e: CtEntry, f: CtFilter): boolean {
-  const o = e.orig
-  const r = e.reply
-  if (f.proto !== undefined && e.proto !== f.proto) return false
-  if (f.src !== undefined && o.src !== f.src) return false
-  if (f.dst !== undefined && o.dst !== f.dst) return false
-  if (f.replySrc !== undefined && r.src !== f.replySrc) return false
-  if (f.replyDst !== undefined && r.dst !== f.replyDst) return false
-  if (f.sport !== undefined && o.sport !== f.sport) return false
-  if (f.dport !== undefined && o.dport !== f.dport) return false
-  if (f.mark !== undefined && e.mark !== f.mark) return false
-  if (f.anyIp !== undefined && o.src !== f.anyIp && o.dst !== f.anyIp && r.src !== f.anyIp && r.dst !== f.anyIp)
-    return false
+function matches(a: CtArrays, s: number, f: CtFilter): boolean {
+  const u = a.u32
+  const b = s * U32_STRIDE
+  if (f.proto !== undefined && a.i32[s * I32_STRIDE + I_PROTO] !== f.proto) return false
+  if (f.src !== undefined && u[b] !== f.src) return false
+  if (f.dst !== undefined && u[b + 1] !== f.dst) return false
+  if (f.replySrc !== undefined && u[b + 4] !== f.replySrc) return false
+  if (f.replyDst !== undefined && u[b + 5] !== f.replyDst) return false
+  if (f.sport !== undefined && u[b + 2] !== f.sport) return false
+  if (f.dport !== undefined && u[b + 3] !== f.dport) return false
+  if (f.mark !== undefined && a.f64[s * F64_STRIDE + F_MARK] !== f.mark) return false
+  const ip = f.anyIp
+  if (ip !== undefined && u[b] !== ip && u[b + 1] !== ip && u[b + 4] !== ip && u[b + 5] !== ip) return false
   return true
-}
-
-function timeoutFor(e: CtEntry): number {
-  if (e.proto === IPPROTO_TCP) return CT_TIMEOUTS.tcp[e.tcpState]
-  if (e.proto === IPPROTO_UDP) return e.status & IPS_ASSURED ? CT_TIMEOUTS.udpStream : CT_TIMEOUTS.udp
-  if (e.proto === IPPROTO_ICMP) return CT_TIMEOUTS.icmp
-  return CT_TIMEOUTS.generic
-}
-
-function tcpStep(e: CtEntry, dir: number, f: number): void {
-  if (f & TCP_RST) {
-    e.tcpState = 'CLOSE'
-    return
-  }
-  switch (e.tcpState) {
-    case 'NONE':
-    case 'SYN_SENT':
-      if (dir === REPLY && f & TCP_SYN && f & TCP_ACK) e.tcpState = 'SYN_RECV'
-      else if (dir === REPLY && f & TCP_ACK) e.tcpState = 'ESTABLISHED'
-      break
-    case 'SYN_RECV':
-      if (dir === ORIGINAL && f & TCP_ACK) {
-        e.tcpState = 'ESTABLISHED'
-        e.status |= IPS_ASSURED
-      }
-      break
-    case 'ESTABLISHED':
-      if (e.status & IPS_SEEN_REPLY) e.status |= IPS_ASSURED
-      if (f & TCP_FIN) {
-        e.tcpState = 'FIN_WAIT'
-        e.finDir = dir
-      }
-      break
-    case 'FIN_WAIT':
-      if (dir !== e.finDir && f & TCP_FIN) e.tcpState = 'LAST_ACK'
-      else if (dir !== e.finDir && f & TCP_ACK) e.tcpState = 'CLOSE_WAIT'
-      break
-    case 'CLOSE_WAIT':
-      if (dir !== e.finDir && f & TCP_FIN) e.tcpState = 'LAST_ACK'
-      break
-    case 'LAST_ACK':
-      if (dir === e.finDir && f & TCP_ACK) e.tcpState = 'TIME_WAIT'
-      break
-    default:
-      break
-  }
-}
-
-const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp' }
-
-function tupleText(t: CtTuple, reply: boolean): string {
-  const base = `src=${formatIPv4(t.src)} dst=${formatIPv4(t.dst)} `
-  if (t.proto === IPPROTO_ICMP) return `${base}type=${reply ? 0 : 8} code=0 id=${t.sport} `
-  if (t.proto === IPPROTO_TCP || t.proto === IPPROTO_UDP) return `${base}sport=${t.sport} dport=${t.dport} `
-  return base
-}
-
-/** One `conntrack -L` line. */
-export function formatCtEntry(e: CtEntry, now: number): string {
-  const proto = PROTO_NAMES[e.proto] ?? 'unknown'
-  // The kernel reports whole seconds left, truncated after at least one jiffy has passed:
-  // a fresh ESTABLISHED entry reads 431999, a fresh UDP one 29.
-  const secs = Math.max(0, Math.ceil((e.expires - now) / 1000) - 1)
-  let s = `${proto.padEnd(8)} ${e.proto} ${secs} `
-  if (e.proto === IPPROTO_TCP) s += `${e.tcpState} `
-  s += tupleText(e.orig, false)
-  if (!(e.status & IPS_SEEN_REPLY)) s += '[UNREPLIED] '
-  s += tupleText(e.reply, true)
-  if (e.status & IPS_ASSURED) s += '[ASSURED] '
-  return `${s}mark=${e.mark} use=1`
-}
-
-/** `conntrack -L` stdout; the count line goes to stderr (see `conntrackSummary`). */
-export function formatConntrack(ct: Conntrack, now: number, f: CtFilter = {}): string {
-  return ct
-    .list(now, f)
-    .map((e) => `${formatCtEntry(e, now)}\n`)
-    .join('')
-}
-
-/** The line conntrack-tools prints on stderr after a listing or delete. */
-export function conntrackSummary(n: number, op: 'shown' | 'deleted' = 'shown', version = '1.4.6'): string {
-  return `conntrack v${version} (conntrack-tools): ${n} flow entries have been ${op}.\n`
 }
