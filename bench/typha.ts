@@ -12,10 +12,10 @@
  * (b) snapshot to a new agent (one, then 200 at once) with 10k pods + 1k GlobalNetworkPolicies.
  */
 import type { ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import http from 'node:http'
+import { readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import { type Checked, Fleet, referenceView } from './fixtures/typha-fleet.ts'
+import { bulk, GNS_PATH, SETS, writeLoad } from './fixtures/typha-writer.ts'
 import { cpuSeconds, startReady } from './proc.ts'
 import { type BenchResult, type BenchRow, percentile } from './report.ts'
 
@@ -30,96 +30,13 @@ const SKIP = new Set((process.env['BENCH_TYPHA_SKIP'] ?? '').split(','))
 /** Load processes the agents are spread over, and full agents per run (the rest are wire agents). */
 const PROCS = Number(process.env['BENCH_TYPHA_PROCS'] ?? 2)
 const FULL = Number(process.env['BENCH_TYPHA_FULL'] ?? 10)
-const SETS = 200
+/** Extra `calilab run typha` flags, e.g. BENCH_TYPHA_FLAGS='--max-flush-gap-ms 20'. */
+const TYPHA_FLAGS = (process.env['BENCH_TYPHA_FLAGS'] ?? '').split(' ').filter((x) => x !== '')
 const PODS = Number(process.env['BENCH_TYPHA_PODS'] ?? 10_000)
 const GNPS = Math.round(PODS / 10)
 const SNAPSHOT_AGENTS = 200
-const ANNOTATION = 'bench.calilab.dev/t'
 
-const now = () => performance.timeOrigin + performance.now()
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-// ---- HTTP writes --------------------------------------------------------------------------------
-
-function request(agent: http.Agent, port: number, method: string, path: string, body: unknown): Promise<number> {
-  const text = JSON.stringify(body)
-  return new Promise((resolve) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method,
-        agent,
-        headers: {
-          'Content-Type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json',
-          'Content-Length': Buffer.byteLength(text),
-        },
-      },
-      (res) => {
-        res.resume()
-        res.on('end', () => resolve(res.statusCode ?? 0))
-      },
-    )
-    req.on('error', () => resolve(0))
-    req.end(text)
-  })
-}
-
-/** Run `total` requests from `make(i)` with `concurrency` keep-alive connections. */
-export async function bulk(
-  port: number,
-  total: number,
-  concurrency: number,
-  make: (i: number) => { method: string; path: string; body: unknown },
-): Promise<number> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
-  let next = 0
-  let ok = 0
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        const r = make(next++)
-        const code = await request(agent, port, r.method, r.path, r.body)
-        if (code >= 200 && code < 300) ok++
-      }
-    }),
-  )
-  agent.destroy()
-  return ok
-}
-
-const GNS_PATH = '/apis/projectcalico.org/v3/globalnetworksets'
-
-/** `rate` merge patches per second for `seconds`, each stamped with its write time. */
-export async function writeLoad(port: number, rate: number, seconds: number): Promise<{ ok: number; sent: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 })
-  const total = Math.round(rate * seconds)
-  const start = performance.now()
-  let sent = 0
-  let ok = 0
-  let inFlight = 0
-  const done: Promise<void>[] = []
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate))
-    while (sent < due && inFlight < 256) {
-      const i = sent++
-      inFlight++
-      done.push(
-        request(agent, port, 'PATCH', `${GNS_PATH}/bench-${i % SETS}`, {
-          metadata: { annotations: { [ANNOTATION]: String(now()) } },
-        }).then((code) => {
-          inFlight--
-          if (code === 200) ok++
-        }),
-      )
-    }
-    await sleep(5)
-  }
-  await Promise.all(done)
-  agent.destroy()
-  return { ok, sent }
-}
 
 // ---- processes and /proc --------------------------------------------------------------------
 
@@ -130,6 +47,19 @@ function rssMiB(pid: number): number {
   } catch {
     return Number.NaN
   }
+}
+
+/** Seconds all threads of `pid` have spent runnable but waiting for a CPU (/proc/<pid>/task/<tid>/schedstat). */
+function runQueueSeconds(pid: number): number {
+  let ns = 0
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1] ?? 0)
+    }
+  } catch {
+    return Number.NaN
+  }
+  return ns / 1e9
 }
 
 /** Established TCP connections whose local port is `port` (server side), from /proc/net/tcp. */
@@ -182,6 +112,7 @@ export async function startTyphas(api: string, t: number): Promise<Typha[]> {
         '0',
         '--index',
         String(i),
+        ...TYPHA_FLAGS,
       ])
       return {
         child,
@@ -227,6 +158,18 @@ interface FanoutRun {
   /** Write -> first agent (p50, p99): what comes before the fan-out. */
   firstP50: number
   firstP99: number
+  /** That split: write -> API server response; response -> first agent (watch stream, Typha, one hop). */
+  ackP50: number
+  ackP99: number
+  ackFirstP50: number
+  ackFirstP99: number
+  /** Seconds per second spent waiting for a CPU (run queue, all threads): API server, Typha (busiest), load processes, writer. */
+  /** CPU of this process (the writer) over the write window, per second. */
+  writerCpuPerSec: number
+  waitApi: number
+  waitTypha: number
+  waitLoad: number
+  waitWriter: number
   undelivered: number
   apiCpuPerSec: number
   apiConns: number
@@ -266,16 +209,23 @@ async function fanout(
     fleet.reset()
     const cpu0 = cpuSeconds(api.pid)
     const typhaCpu0 = typhas.map((t) => cpuSeconds(t.pid))
+    const loadPids = fleet.children.map((c) => c.pid ?? 0)
+    const waits = () => [api.pid, process.pid, ...loadPids, ...typhas.map((t) => t.pid)].map(runQueueSeconds)
+    const wait0 = waits()
+    const writerCpu0 = process.cpuUsage()
     const t0 = performance.now()
     const w = await writeLoad(api.port, RATE, seconds)
     const writeSec = (performance.now() - t0) / 1000
     const cpu1 = cpuSeconds(api.pid)
+    const wait = waits().map((x, i) => (x - (wait0[i] ?? 0)) / writeSec)
+    const wc = process.cpuUsage(writerCpu0)
+    const nLoad = loadPids.length
     const typhaCpu = typhas.map((t, i) => (cpuSeconds(t.pid) - (typhaCpu0[i] ?? 0)) / writeSec)
     // let the tail drain (bounded)
     await sleep(500)
     const after = await Promise.all(typhas.map((t) => metricsText(t.metricsPort)))
     const rss = typhas.map((t) => rssMiB(t.pid))
-    const r = await fleet.report()
+    const r = await fleet.report(w.acks)
     const window = (performance.now() - t0) / 1000
     const check = await fleet.check(await referenceView(wsUrl))
     const diff = (name: string, label?: string) =>
@@ -299,6 +249,15 @@ async function fanout(
       spreadP99: percentile(r.spread, 99),
       firstP50: percentile(r.first, 50),
       firstP99: percentile(r.first, 99),
+      ackP50: percentile(r.ack, 50),
+      ackP99: percentile(r.ack, 99),
+      ackFirstP50: percentile(r.ackToFirst, 50),
+      ackFirstP99: percentile(r.ackToFirst, 99),
+      writerCpuPerSec: (wc.user + wc.system) / 1e6 / writeSec,
+      waitApi: wait[0] ?? 0,
+      waitWriter: wait[1] ?? 0,
+      waitLoad: wait.slice(2, 2 + nLoad).reduce((a, b) => a + b, 0),
+      waitTypha: Math.max(0, ...wait.slice(2 + nLoad)),
       undelivered: w.ok - r.completed,
       apiCpuPerSec: (cpu1 - cpu0) / writeSec,
       apiConns,
@@ -448,6 +407,11 @@ function checkNote(c: Checked): string {
     : `MISMATCH: ${c.fullBad} full (hash), ${c.fullRvBad} full (revisions), ${c.wireBad} wire; errors ${c.errors.slice(0, 3).join('; ')}`
 }
 
+function waitNote(r: FanoutRun): string {
+  const f = (v: number) => v.toFixed(2)
+  return `writer CPU ${f(r.writerCpuPerSec)} cores; waiting for a CPU (s/s): API ${f(r.waitApi)}, Typha ${f(r.waitTypha)}, load ${f(r.waitLoad)}, writer ${f(r.waitWriter)}`
+}
+
 function fanoutRow(r: FanoutRun): BenchRow {
   const isTarget = r.t === 1 && r.n === 200
   const who = r.wire > 0 ? `${r.full} full + ${r.wire} wire agents` : `${r.full} full agents`
@@ -459,10 +423,10 @@ function fanoutRow(r: FanoutRun): BenchRow {
     note:
       `p50 ${fmt(r.p50)} ms; last full agent p50/p99 ${fmt(r.fullP50)}/${fmt(r.fullP99)} ms` +
       (r.wire > 0 ? `; last wire agent p50/p99 ${fmt(r.wireP50)}/${fmt(r.wireP99)} ms` : '') +
-      `; write -> first agent p50/p99 ${fmt(r.firstP50)}/${fmt(r.firstP99)} ms, first -> last agent ${fmt(r.spreadP50)}/${fmt(r.spreadP99)} ms` +
+      `; write -> first agent p50/p99 ${fmt(r.firstP50)}/${fmt(r.firstP99)} ms (write -> API response ${fmt(r.ackP50)}/${fmt(r.ackP99)}, response -> first agent ${fmt(r.ackFirstP50)}/${fmt(r.ackFirstP99)}), first -> last agent ${fmt(r.spreadP50)}/${fmt(r.spreadP99)} ms` +
       `; ${Math.round(r.deliveredPerSec).toLocaleString('en-US')} updates/s delivered in total (${r.writes} writes in ${r.seconds.toFixed(1)} s); ${r.undelivered} not seen by all; ` +
       `Typha RSS ${Math.round(r.typhaRssMiB)} MiB, CPU ${r.typhaCpuPerSec.toFixed(2)} cores, ${r.socketWrites} socket writes; ` +
-      `load processes CPU ${r.agentsCpuPerSec.toFixed(2)} cores (busiest ${r.agentsMaxProcCpuPerSec.toFixed(2)}); ${r.lagDisconnects} lag cuts; views: ${checkNote(r.check)}`,
+      `load processes CPU ${r.agentsCpuPerSec.toFixed(2)} cores (busiest ${r.agentsMaxProcCpuPerSec.toFixed(2)}); ${waitNote(r)}; ${r.lagDisconnects} lag cuts; views: ${checkNote(r.check)}`,
   }
 }
 
@@ -501,9 +465,9 @@ export async function benchTypha(): Promise<BenchResult> {
         const r = await fanout(api, 'typha', typhas, n, SECONDS)
         log(
           `T=${t} N=${n} (${r.full} full + ${r.wire} wire): ${Math.round(r.deliveredPerSec)} upd/s, p50 ${fmt(r.p50)} p99 ${fmt(r.p99)} ms ` +
-            `(full ${fmt(r.fullP99)}, wire ${fmt(r.wireP99)}, write->first ${fmt(r.firstP50)}/${fmt(r.firstP99)}, first->last ${fmt(r.spreadP50)}/${fmt(r.spreadP99)}), ${r.undelivered} not seen by all, ` +
+            `(full ${fmt(r.fullP99)}, wire ${fmt(r.wireP99)}, write->first ${fmt(r.firstP50)}/${fmt(r.firstP99)} = write->ack ${fmt(r.ackP50)}/${fmt(r.ackP99)} + ack->first ${fmt(r.ackFirstP50)}/${fmt(r.ackFirstP99)}, first->last ${fmt(r.spreadP50)}/${fmt(r.spreadP99)}), ${r.undelivered} not seen by all, ` +
             `API CPU ${r.apiCpuPerSec.toFixed(2)}, Typha CPU ${r.typhaCpuPerSec.toFixed(2)}, load CPU ${r.agentsCpuPerSec.toFixed(2)}, ${r.deltaFrames} frames/${r.deltaUpdates} updates, ` +
-            `${r.socketWrites} socket writes; views ${checkNote(r.check)}`,
+            `${r.socketWrites} socket writes; ${waitNote(r)}; views ${checkNote(r.check)}`,
         )
         runs.push(r)
       }
@@ -572,9 +536,10 @@ export async function benchTypha(): Promise<BenchResult> {
       notes: [
         `Real processes on loopback: 1 API server (in-memory store, no controllers), T Typha processes (\`calilab run typha\`), and ${PROCS} load processes sharing the N agents; the bench process writes the load. Each agent has its own TCP (or WebSocket) connection.`,
         `Two kinds of agents, reported apart. FULL agents (${FULL} per run, all of them when N <= ${FULL}, and every direct agent) are the node agent's real syncer client (\`connectTypha\` / \`connectDirect\`) with a full view: every object decoded and kept. WIRE agents (the rest, Typha only; bench/fixtures/typha-wire-agent.ts) speak the real protocol (hello, snapshot, in-sync, deltas, ping -> pong) and check every frame: length prefix, type, order (snapshot chunks at one revision, in-sync at that revision, deltas at strictly increasing revisions), no error frame, and its payload bytes equal to the copy of that frame that the first agent of its process decoded in full and validated (each distinct frame is decoded once per load process); from that copy each keeps its own key -> resourceVersion view. They do not decode or build the objects themselves. After each run every agent's final view is compared with the API server's (a direct syncer's state: full agents by the hash of every object, wire agents by key and resourceVersion).`,
-        `Load: ${RATE} merge patches/s for ${SECONDS} s (direct: ${DIRECT_SECONDS} s) through the REST API, to ${SETS} GlobalNetworkSets; each carries its write time in an annotation, and its latency is taken when the LAST of the N agents (every agent, full and wire, in every load process) receives it; the notes give the same for the last full agent and the last wire agent. The load processes share the machine's 2 cores with the API server, Typha and the writer.`,
+        `Load: ${RATE} merge patches/s for ${SECONDS} s (direct: ${DIRECT_SECONDS} s) through the REST API (plain HTTP/1.1 over keep-alive connections, bench/fixtures/typha-writer.ts), to ${SETS} GlobalNetworkSets; each carries its write time in an annotation, and its latency is taken when the LAST of the N agents (every agent, full and wire, in every load process) receives it; the notes give the same for the last full agent and the last wire agent. The load processes share the machine's 2 cores with the API server, Typha and the writer.`,
+        'Latency split: write -> API server response (as the writer sees it), response -> first agent (watch stream, Typha, one hop), first -> last agent. "Waiting for a CPU": run-queue seconds per second over all threads of each process (/proc/PID/task/*/schedstat); this machine schedules by session (autogroup), so the whole bench shares one session\'s slice of the 2 cores with every other busy session, and high waits mean the numbers measure that.',
         'API server CPU: user+system seconds from /proc/<pid>/stat over the write window, per second ("cores"); it includes serving the REST writes themselves. Connections: established TCP connections to the API server port (/proc/net/tcp) with the agents in sync and no writer connected.',
-        'Typha writes: every frame a client is sent within one event-loop tick (a delta, a ping, the snapshot chunks and in-sync) goes out in one corked writev (`calilab_typha_socket_writes_total`); delta and snapshot frames are encoded once and the same Buffer is queued for every client; a snapshot encoded for one client is served to every client that connects within 1 s, followed by the delta frames flushed since.',
+        'Typha writes: every frame a client is sent within one event-loop tick (a delta, a ping, the snapshot chunks and in-sync) goes out in one corked writev (`calilab_typha_socket_writes_total`); delta and snapshot frames are encoded once and the same Buffer is queued for every client; a snapshot encoded for one client is served to every client that connects within 1 s, followed by the delta frames flushed since; while updates keep coming, fan-outs are at least 100 µs per live client apart (at most 20 ms).',
         `Load average (1 min) ${load0.toFixed(1)} at the start and ${(os.loadavg()[0] ?? 0).toFixed(1)} at the end: the machine is shared, so runs vary.`,
         `Whole bench ${((performance.now() - started) / 1000).toFixed(0)} s.`,
       ],

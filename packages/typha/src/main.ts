@@ -29,6 +29,9 @@ export interface TyphaMainOptions {
   index: number
   maxQueueBytes?: number
   maxLagRevisions?: number
+  /** Fan-out pacing (TyphaServerInit): µs of gap per live client between delta fan-outs, and its cap. */
+  flushGapPerClientUs?: number
+  maxFlushGapMs?: number
   tls?: TyphaTlsInit
   log?: Logger
 }
@@ -47,6 +50,8 @@ export async function startTypha(o: TyphaMainOptions): Promise<TyphaProcess> {
     ...(o.tls ? { tls: o.tls } : {}),
     ...(o.maxQueueBytes !== undefined ? { maxQueueBytes: o.maxQueueBytes } : {}),
     ...(o.maxLagRevisions !== undefined ? { maxLagRevisions: o.maxLagRevisions } : {}),
+    ...(o.flushGapPerClientUs !== undefined ? { flushGapPerClientUs: o.flushGapPerClientUs } : {}),
+    ...(o.maxFlushGapMs !== undefined ? { maxFlushGapMs: o.maxFlushGapMs } : {}),
     upstream: (handler) =>
       connectInternalStream({
         url,
@@ -77,7 +82,10 @@ export async function startTypha(o: TyphaMainOptions): Promise<TyphaProcess> {
   }
 }
 
-/** `calilab run typha --apiserver URL [--host IP] [--port N] [--metrics-port N] [--index N] [TLS flags]` */
+/**
+ * `calilab run typha --apiserver URL [--host IP] [--port N] [--metrics-port N] [--index N] [TLS flags]
+ *   [--max-queue-bytes N] [--max-lag-revisions N] [--flush-gap-per-client-us N] [--max-flush-gap-ms N]`
+ */
 export async function runTypha(argv: string[]): Promise<TyphaProcess> {
   const { values } = parseArgs({
     args: argv,
@@ -89,6 +97,8 @@ export async function runTypha(argv: string[]): Promise<TyphaProcess> {
       index: { type: 'string', default: '0' },
       'max-queue-bytes': { type: 'string' },
       'max-lag-revisions': { type: 'string' },
+      'flush-gap-per-client-us': { type: 'string' },
+      'max-flush-gap-ms': { type: 'string' },
       'server-cert': { type: 'string' },
       'server-key': { type: 'string' },
       ca: { type: 'string' },
@@ -123,6 +133,8 @@ export async function runTypha(argv: string[]): Promise<TyphaProcess> {
   const log = createLogger({ name: 'typha', level: str('log-level') ?? 'info', destination: 2 })
   const maxQueueBytes = num('max-queue-bytes', 'max-queue-bytes')
   const maxLagRevisions = num('max-lag-revisions', 'max-lag-revisions')
+  const flushGapPerClientUs = num('flush-gap-per-client-us', 'flush-gap-per-client-us')
+  const maxFlushGapMs = num('max-flush-gap-ms', 'max-flush-gap-ms')
   const p = await startTypha({
     apiserver,
     host: str('host') ?? '127.0.0.1',
@@ -133,6 +145,8 @@ export async function runTypha(argv: string[]): Promise<TyphaProcess> {
     ...(tls ? { tls } : {}),
     ...(maxQueueBytes !== undefined ? { maxQueueBytes } : {}),
     ...(maxLagRevisions !== undefined ? { maxLagRevisions } : {}),
+    ...(flushGapPerClientUs !== undefined ? { flushGapPerClientUs } : {}),
+    ...(maxFlushGapMs !== undefined ? { maxFlushGapMs } : {}),
   })
   process.stdout.write(
     `${readyLine({ component: 'typha', host: p.server.host, port: p.server.port, metricsPort: p.metricsPort, pid: process.pid })}\n`,

@@ -1,4 +1,4 @@
-import { createRegistry, silentLogger } from '@calilab/kit'
+import { createRegistry, FakeClock, silentLogger } from '@calilab/kit'
 import t, { type Test } from 'tap'
 import { createTyphaMetrics, startTyphaServer, type TyphaServerInit } from '../src/index.ts'
 import { FakeUpstream, obj, RawClient, waitFor } from './helpers.ts'
@@ -170,3 +170,40 @@ t.test('big snapshot chunks and delta batches go out as self-contained records; 
   await b.until(() => inSync(b), 5000, 'b in-sync')
   t.same(b.state(), state, 'a later client (shared snapshot + tail) sees the same')
 })
+
+t.test(
+  'pacing: while updates keep coming, fan-outs are clients x gap apart and what arrives meanwhile joins one frame',
+  async (t) => {
+    const clock = new FakeClock()
+    // 2 clients x 5 ms = 10 ms, capped at 8 ms
+    const { up, client, metric } = await setup(t, { clock, flushGapPerClientUs: 5000, maxFlushGapMs: 8 })
+    up.snapshot([gns(0, 1)], 1)
+    const cs = [client().hello('felix', 'a'), client().hello('felix', 'b')]
+    for (const c of cs) await c.until(() => inSync(c), 5000, 'in-sync')
+    const send = (i: number, rv: number) => {
+      const g = gns(i, rv)
+      up.event('MODIFIED', g.key, g.object, rv)
+    }
+    // the first update after a quiet spell goes out at once
+    send(0, 2)
+    await waitFor(() => cs.every((c) => revisions(c).includes(2)), 5000, 'first delta')
+    // the next ones, within the gap, wait for it and share a frame
+    send(1, 3)
+    await new Promise((r) => setImmediate(r))
+    send(2, 4)
+    await new Promise((r) => setTimeout(r, 50))
+    clock.advance(7)
+    await new Promise((r) => setTimeout(r, 20))
+    t.same(revisions(cs[0] as RawClient), [2], 'held back within the gap')
+    clock.advance(1)
+    await waitFor(() => cs.every((c) => revisions(c).includes(4)), 5000, 'paced delta')
+    for (const c of cs) t.same(revisions(c), [2, 4], 'revisions 3 and 4 in one frame')
+    t.equal(await metric('calilab_typha_encodes_total', { kind: 'deltas' }), 2)
+    t.same(cs[0]?.state().get(gns(1, 0).key)?.metadata.resourceVersion, '3')
+    // quiet again for longer than the gap: at once
+    clock.advance(100)
+    send(3, 5)
+    await waitFor(() => cs.every((c) => revisions(c).includes(5)), 5000, 'after a quiet spell')
+    t.same(cs[1]?.state(), cs[0]?.state())
+  },
+)

@@ -6,7 +6,6 @@ import {
   encodeFrame,
   encodeRecordsFrame,
   Framer,
-  type InternalStreamHandler,
   type InternalStreamState,
   isProtoError,
   parseTyphaClientMessage,
@@ -25,84 +24,24 @@ import { RevisionedCache, snapshotChunks } from '../core/cache.ts'
 import { SendLedger } from '../core/send-ledger.ts'
 import { type SnapshotFrames, SnapshotStore } from '../core/snapshot-store.ts'
 import type { TyphaMetrics } from '../metrics.ts'
+import {
+  type ConnState,
+  type DisconnectReason,
+  SERVER_DEFAULTS,
+  type TyphaClientInfo,
+  type TyphaServer,
+  type TyphaServerInit,
+  type TyphaTlsInit,
+} from './server-types.ts'
 
-/** Something that feeds the cache: in production connectInternalStream to the API server. */
-export type UpstreamFactory = (handler: InternalStreamHandler) => { close(): void }
-
-export interface TyphaTlsInit {
-  cert: string | Buffer
-  key: string | Buffer
-  ca: string | Buffer
-  /** Required Subject CN of client certificates (Calico: ClientCN, operator: `typha-client`). */
-  clientCN?: string
-}
-
-export interface TyphaServerInit {
-  log: Logger
-  upstream: UpstreamFactory
-  host?: string
-  port?: number
-  clock?: Clock
-  metrics?: TyphaMetrics
-  tls?: TyphaTlsInit
-  serverId?: string
-  /** Bytes a live client may have queued in the process before it is cut (default 8 MiB). */
-  maxQueueBytes?: number
-  /** Revisions a live client may fall behind before it is cut (default 100 000). */
-  maxLagRevisions?: number
-  pingIntervalMs?: number
-  /** No message from the client for this long: disconnect (default 60 s). */
-  pongTimeoutMs?: number
-  handshakeTimeoutMs?: number
-  snapshotChunk?: number
-  /** Largest frame accepted from a client (default 64 KiB: clients send only small messages). */
-  maxClientFrameBytes?: number
-  /** Coalesce upstream batches arriving within one turn into one delta frame (default true). */
-  coalesce?: boolean
-  /**
-   * How long encoded snapshot frames are reused for new clients while the cache moves on (they
-   * get the snapshot, then the delta frames flushed since it; Calico: BinarySnapshotTimeout, 1 s).
-   */
-  snapshotMaxAgeMs?: number
-  /** Delta bytes a reused snapshot may trail before it is encoded afresh (default 4 MiB). */
-  snapshotMaxTailBytes?: number
-}
-
-export type DisconnectReason =
-  | 'client-closed'
-  | 'malformed'
-  | 'version'
-  | 'unexpected'
-  | 'handshake-timeout'
-  | 'pong-timeout'
-  | 'lag-bytes'
-  | 'lag-revisions'
-  | 'tls-rejected'
-  | 'socket-error'
-  | 'shutdown'
-
-export interface TyphaClientInfo {
-  id: number
-  nodeName: string | undefined
-  syncerType: SyncerType | undefined
-  state: ConnState
-  remote: string
-  lagRevisions: number
-  queuedBytes: number
-  bytesWritten: number
-}
-
-export interface TyphaServer {
-  readonly port: number
-  readonly host: string
-  readonly serverId: string
-  readonly cache: RevisionedCache
-  readonly inSync: boolean
-  clients(): TyphaClientInfo[]
-  close(): Promise<void>
-}
-
-type ConnState = 'handshake' | 'waiting' | 'live' | 'closed'
+export type {
+  DisconnectReason,
+  TyphaClientInfo,
+  TyphaServer,
+  TyphaServerInit,
+  TyphaTlsInit,
+  UpstreamFactory,
+} from './server-types.ts'
 
 interface Conn {
   id: number
@@ -120,17 +59,8 @@ interface Conn {
   handshakeTimer: Timer | undefined
   /** Corked for the rest of this tick: every frame written until then leaves in one writev. */
   corked: boolean
-}
-
-const DEFAULTS = {
-  maxQueueBytes: 8 * 1024 * 1024,
-  maxLagRevisions: 100_000,
-  pingIntervalMs: 10_000,
-  pongTimeoutMs: 60_000,
-  handshakeTimeoutMs: 10_000,
-  maxClientFrameBytes: 64 * 1024,
-  snapshotMaxAgeMs: 1000,
-  snapshotMaxTailBytes: 4 * 1024 * 1024,
+  /** Bytes written this tick (added to the metrics at the uncork). */
+  tickBytes: number
 }
 
 /**
@@ -170,6 +100,12 @@ class Server implements TyphaServer {
   private nextId = 1
   private pending: TyphaUpdate[] = []
   private flushScheduled = false
+  private flushTimer: Timer | undefined
+  /** When the last delta fan-out went out (monotonic ms), for the pacing gap. */
+  private lastFanoutAt = Number.NEGATIVE_INFINITY
+  private liveClients = 0
+  private readonly flushGapPerClientMs: number
+  private readonly maxFlushGapMs: number
   private tick: Timer | undefined
   private lastPing = 0
   private closed = false
@@ -183,15 +119,17 @@ class Server implements TyphaServer {
     this.m = init.metrics
     this.serverId = init.serverId ?? randomBytes(6).toString('hex')
     this.host = init.host ?? '127.0.0.1'
-    this.maxQueueBytes = init.maxQueueBytes ?? DEFAULTS.maxQueueBytes
-    this.maxLagRevisions = init.maxLagRevisions ?? DEFAULTS.maxLagRevisions
-    this.pingIntervalMs = init.pingIntervalMs ?? DEFAULTS.pingIntervalMs
-    this.pongTimeoutMs = init.pongTimeoutMs ?? DEFAULTS.pongTimeoutMs
-    this.handshakeTimeoutMs = init.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs
+    this.maxQueueBytes = init.maxQueueBytes ?? SERVER_DEFAULTS.maxQueueBytes
+    this.maxLagRevisions = init.maxLagRevisions ?? SERVER_DEFAULTS.maxLagRevisions
+    this.pingIntervalMs = init.pingIntervalMs ?? SERVER_DEFAULTS.pingIntervalMs
+    this.pongTimeoutMs = init.pongTimeoutMs ?? SERVER_DEFAULTS.pongTimeoutMs
+    this.handshakeTimeoutMs = init.handshakeTimeoutMs ?? SERVER_DEFAULTS.handshakeTimeoutMs
     this.chunk = init.snapshotChunk ?? TYPHA_SNAPSHOT_CHUNK
+    this.flushGapPerClientMs = (init.flushGapPerClientUs ?? SERVER_DEFAULTS.flushGapPerClientUs) / 1000
+    this.maxFlushGapMs = init.maxFlushGapMs ?? SERVER_DEFAULTS.maxFlushGapMs
     this.snapshots = new SnapshotStore({
-      maxAgeMs: init.snapshotMaxAgeMs ?? DEFAULTS.snapshotMaxAgeMs,
-      maxTailBytes: init.snapshotMaxTailBytes ?? DEFAULTS.snapshotMaxTailBytes,
+      maxAgeMs: init.snapshotMaxAgeMs ?? SERVER_DEFAULTS.snapshotMaxAgeMs,
+      maxTailBytes: init.snapshotMaxTailBytes ?? SERVER_DEFAULTS.snapshotMaxTailBytes,
     })
     if (init.tls) {
       const t = init.tls
@@ -253,6 +191,7 @@ class Server implements TyphaServer {
     if (this.closed) return
     this.closed = true
     this.tick?.cancel()
+    this.flushTimer?.cancel()
     this.upstream?.close()
     for (const c of [...this.conns]) this.drop(c, 'shutdown')
     for (const sock of this.sockets) sock.destroy()
@@ -299,13 +238,21 @@ class Server implements TyphaServer {
       this.flush()
       return
     }
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      setImmediate(() => {
-        this.flushScheduled = false
-        this.flush()
-      })
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    const gap = Math.min(this.maxFlushGapMs, this.liveClients * this.flushGapPerClientMs)
+    const wait = this.lastFanoutAt + gap - this.clock.monotonic()
+    if (wait < 1) {
+      setImmediate(() => this.scheduledFlush())
+    } else {
+      this.flushTimer = this.clock.setTimeout(() => this.scheduledFlush(), wait)
     }
+  }
+
+  private scheduledFlush(): void {
+    this.flushScheduled = false
+    this.flushTimer = undefined
+    this.flush()
   }
 
   /** Fan out pending updates: one encoded frame per syncer type, the same bytes to every client. */
@@ -313,6 +260,7 @@ class Server implements TyphaServer {
     if (this.pending.length === 0 || this.closed) return
     const updates = this.pending
     this.pending = []
+    this.lastFanoutAt = this.clock.monotonic()
     const revision = this.cache.revision
     for (const t of SYNCER_TYPES) {
       const mine = updates.filter((u) => syncerWants(t, u.key))
@@ -383,7 +331,7 @@ class Server implements TyphaServer {
     const c: Conn = {
       id: this.nextId++,
       socket,
-      framer: new Framer({ maxFrameBytes: this.init.maxClientFrameBytes ?? DEFAULTS.maxClientFrameBytes }),
+      framer: new Framer({ maxFrameBytes: this.init.maxClientFrameBytes ?? SERVER_DEFAULTS.maxClientFrameBytes }),
       state: 'handshake',
       ledger: new SendLedger(),
       lastRecv: now,
@@ -392,6 +340,7 @@ class Server implements TyphaServer {
       snapshotEnd: 0,
       handshakeTimer: undefined,
       corked: false,
+      tickBytes: 0,
     }
     c.handshakeTimer = this.clock.setTimeout(() => {
       if (c.state === 'handshake') this.fail(c, 'handshake-timeout', TYPHA_ERROR.HANDSHAKE_TIMEOUT, 'no hello in time')
@@ -468,6 +417,7 @@ class Server implements TyphaServer {
     const t = c.syncer as SyncerType
     const snap = this.snapshotFor(t)
     c.state = 'live'
+    this.liveClients++
     for (const f of snap.frames) this.write(c, f, snap.revision)
     c.snapshotEnd = c.ledger.bytesWritten
     for (const d of snap.tail) this.write(c, d.frame, d.revision)
@@ -491,18 +441,28 @@ class Server implements TyphaServer {
     }
     c.socket.write(frame)
     c.ledger.onWrite(frame.length, revision)
-    this.m?.bytesOutTotal.inc({ syncer: c.syncer ?? 'pending' }, frame.length)
+    c.tickBytes += frame.length
   }
 
   private uncorkAll(): void {
     const conns = this.corkedConns
     this.corkedConns = []
+    // Metrics once per syncer type per tick, not per client (label lookups cost as much as a write).
+    const bytes = new Map<string, number>()
+    const writes = new Map<string, number>()
     for (const c of conns) {
       c.corked = false
+      const syncer = c.syncer ?? 'pending'
+      bytes.set(syncer, (bytes.get(syncer) ?? 0) + c.tickBytes)
+      c.tickBytes = 0
       if (c.state === 'closed') continue
       c.socket.uncork()
-      this.m?.socketWritesTotal.inc({ syncer: c.syncer ?? 'pending' })
+      writes.set(syncer, (writes.get(syncer) ?? 0) + 1)
       this.checkFlushed(c)
+    }
+    if (this.m) {
+      for (const [syncer, n] of bytes) this.m.bytesOutTotal.inc({ syncer }, n)
+      for (const [syncer, n] of writes) this.m.socketWritesTotal.inc({ syncer }, n)
     }
   }
 
@@ -572,6 +532,7 @@ class Server implements TyphaServer {
     if (c.state === 'closed') return
     c.handshakeTimer?.cancel()
     const wasHandshake = c.state === 'handshake'
+    if (c.state === 'live') this.liveClients--
     c.state = 'closed'
     this.conns.delete(c)
     this.m?.connections.dec({ syncer: wasHandshake ? 'pending' : (c.syncer ?? 'pending') })
