@@ -5,7 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** Must match BUNDLE_FORMAT in src/bundle.ts. */
-export const BUNDLE_FORMAT = 1
+export const BUNDLE_FORMAT = 2
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 
 /**

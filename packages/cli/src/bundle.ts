@@ -27,7 +27,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { Plugin } from 'esbuild'
 
 /** Bump when the build options or the plugin change: older bundles are then rebuilt. */
-const BUNDLE_FORMAT = 1
+const BUNDLE_FORMAT = 2
 const ENTRY = 'calilab.mjs'
 const RUN_ENTRY = 'calilab-run.mjs'
 const KEEP_RECENT = 6
@@ -218,6 +218,41 @@ function sourcePlugin(root: string, workers: ReadonlyMap<string, string>): Plugi
   }
 }
 
+const NON_ASCII = /[^\x00-\x7f]/
+/** Where a comment starts on a line of output: `//`, `/*`, or ` * ` continuing a block comment. */
+const COMMENT_START = /\/\/|\/\*|^\s*\*/
+
+/**
+ * Makes an output file plain ASCII: esbuild escapes non-ASCII characters in code (charset
+ * `ascii`, the default) but keeps comments as written, and one `→` in a comment makes V8 hold the
+ * whole chunk's source as a two-byte string (twice the heap: ~0.75 MiB in a node process). Each
+ * such character in a comment becomes `?` per UTF-16 unit, so source map columns stay right; a
+ * character outside a comment (esbuild could not escape it) is left as it is. Returns the text.
+ */
+export function asciiComments(text: string): string {
+  if (!NON_ASCII.test(text)) return text
+  return text
+    .split('\n')
+    .map((line) => {
+      const at = line.search(NON_ASCII)
+      if (at < 0) return line
+      const comment = line.search(COMMENT_START)
+      if (comment < 0 || comment > at) return line
+      return line.slice(0, comment) + line.slice(comment).replace(/[^\x00-\x7f]/gu, (c) => '?'.repeat(c.length))
+    })
+    .join('\n')
+}
+
+function asciiOutputs(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.mjs')) continue
+    const file = path.join(dir, name)
+    const text = readFileSync(file, 'utf8')
+    const ascii = asciiComments(text)
+    if (ascii !== text) writeFileSync(file, ascii)
+  }
+}
+
 /** Bundle folders named on the command line of a live process (Linux /proc; empty elsewhere). */
 function inUse(): Set<string> {
   const used = new Set<string>()
@@ -324,6 +359,7 @@ export async function ensureBundle(o: BundleOptions = {}): Promise<Bundle> {
       },
       plugins: [sourcePlugin(root, workers)],
     })
+    asciiOutputs(tmp)
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true })
     throw e

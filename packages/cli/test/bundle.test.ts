@@ -1,12 +1,21 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import t from 'tap'
 // @ts-expect-error plain JS without declarations: the bin's own fresh check, run before tsx
 import { freshBundleEntry } from '../bin/fresh-bundle.js'
-import { ensureBundle, freshBundle } from '../src/bundle.ts'
+import { asciiComments, ensureBundle, freshBundle } from '../src/bundle.ts'
 import { Launcher } from '../src/supervisor/launcher.ts'
 
 /** A tiny repository with the two entries the bundler expects, a worker and an asset reference. */
@@ -21,10 +30,13 @@ function fixture(t: { teardown(fn: () => void): void }): string {
   file('tsconfig.base.json', '{}\n')
   file('packages/cli/package.json', '{"type":"module"}\n')
   file('packages/cli/assets/a.txt', 'asset\n')
-  file('packages/cli/src/main.ts', "import { hello } from './lib.ts'\nprocess.stdout.write(hello() + '\\n')\n")
+  file(
+    'packages/cli/src/main.ts',
+    "import { Doc, hello } from './lib.ts'\nprocess.stdout.write(hello() + '\\n'.repeat(new Doc().next(0)))\n",
+  )
   file(
     'packages/cli/src/lib.ts',
-    "export const hello = (): string => 'v1'\nexport const asset = new URL('../assets/a.txt', import.meta.url).href\n",
+    "export const hello = (): string => 'v1'\n/** A class member's doc comment, which esbuild keeps as written. */\nexport class Doc {\n  /** n → n + 1 */\n  next(n: number): number {\n    return n + 1\n  }\n}\nexport const asset = new URL('../assets/a.txt', import.meta.url).href\n",
   )
   file(
     'packages/cli/src/run/main.ts',
@@ -63,6 +75,10 @@ t.test('the bundle builds, runs on plain node, is reused while unchanged and reb
   t.equal(got.worker, 'worker 42', 'the worker runs as its own bundled entry')
   t.ok(existsSync(path.join(path.dirname(b1.run), 'worker-cli-run-worker.mjs')))
   t.same(got.execArgv, [], 'a bundled worker needs no tsx')
+  const outputs = readdirSync(path.dirname(b1.run)).filter((f) => f.endsWith('.mjs'))
+  const text = outputs.map((f) => readFileSync(path.join(path.dirname(b1.run), f), 'utf8')).join('\n')
+  t.match(text, /\/\*\* n \? n \+ 1 \*\//, 'the comment is kept, its arrow replaced')
+  t.notMatch(text, /[^\x00-\x7f]/, 'outputs are plain ASCII (V8 keeps their sources one byte a character)')
 
   const again = await ensureBundle({ root })
   t.equal(again.how, 'fresh')
@@ -89,6 +105,15 @@ t.test('the bundle builds, runs on plain node, is reused while unchanged and reb
   t.not(b2.hash, b1.hash)
   t.equal(spawnSync(process.execPath, [b2.entry], { encoding: 'utf8' }).stdout, 'v2\n')
   t.equal(spawnSync(process.execPath, [b1.entry], { encoding: 'utf8' }).stdout, 'v1\n')
+})
+
+t.test('asciiComments replaces non-ASCII in comments only, one ? per UTF-16 unit', async (t) => {
+  t.equal(asciiComments('const a = 1\n'), 'const a = 1\n', 'ASCII: unchanged')
+  t.equal(asciiComments('// a → b\nx()'), '// a ? b\nx()')
+  t.equal(asciiComments('/** n × m */'), '/** n ? m */')
+  t.equal(asciiComments('  * µs and 😀\n'), '  * ?s and ??\n', 'a block comment line; an astral character is two units')
+  t.equal(asciiComments('f("http://x") // ✓'), 'f("http://x") // ?', 'code before the comment is kept')
+  t.equal(asciiComments('const re = /µs/ // µ'), 'const re = /µs/ // µ', 'non-ASCII in code: the line is left alone')
 })
 
 t.test('the launcher uses the bundle, falls back to tsx when it cannot build, and obeys CALILAB_TSX', async (t) => {

@@ -12,8 +12,19 @@ export interface ProcSpec {
   instance?: string
   /** Arguments after `run <component>`; filled in once the API server (and Typha) addresses are known. */
   args: (ctx: SpecContext) => string[]
+  /** Node/V8 options put before the script (`node <execArgv> <script> run ...`). */
+  execArgv?: readonly string[]
   logFile: string
 }
+
+/**
+ * Node/V8 options of a node process (docs/cli.md, "Memory of a node process"). V8 grows the young
+ * generation to 2 x 8-16 MiB under the burst of starting pods and keeps it, ~15-30 MiB of RSS for
+ * a heap of ~20 MiB: a 1 MiB semi-space caps it at 2 MiB (a scavenge per MiB allocated, ~0.3-1 ms
+ * each). One V8 platform thread instead of four (background GC and compiler tasks; each thread
+ * keeps its own malloc arena, ~1-4 MiB) on boxes where nodes share a few cores.
+ */
+export const NODE_EXEC_ARGV: readonly string[] = ['--max-semi-space-size=1', '--v8-pool-size=1']
 
 /** What a process's arguments may depend on. */
 export interface SpecContext {
@@ -106,6 +117,7 @@ export function dependentSpecs(t: Topology, paths: HomePaths, calico: 'installed
     specs.push({
       component: 'node',
       node: h.name,
+      execArgv: NODE_EXEC_ARGV,
       args: (ctx) => [
         '--name',
         h.name,

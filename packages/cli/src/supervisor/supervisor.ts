@@ -227,6 +227,7 @@ export class Supervisor {
     const fd = openSync(p.spec.logFile, 'a')
     const offset = fstatSync(fd).size
     const args = [
+      ...(p.spec.execArgv ?? []),
       this.launcher.launch.script,
       'run',
       p.spec.component,

@@ -6,8 +6,12 @@
  * The fast API is `processBatch(PacketBatch)`: one ArrayBuffer per batch, transferred to the
  * worker and back (no per-packet objects or copies at the boundary). `process(Uint8Array[])` is
  * the convenient form (it builds a batch and result objects).
+ *
+ * piscina (and worker_threads under it) loads only when a `WorkerForwarder` is made: a node
+ * process forwards inline (live.ts) and would carry it for nothing (~1 MiB RSS).
  */
-import { Piscina } from 'piscina'
+import { createRequire } from 'node:module'
+import type { Piscina } from 'piscina'
 import { BATCH_NO_SNAPSHOT, FWD_SLOW, PacketBatch } from './batch.ts'
 import { deviceTable, FastPath, toResult } from './fastpath.ts'
 import type { BatchRequest, BatchResponse, FwdResult, Snapshot, WorkerError } from './messages.ts'
@@ -98,6 +102,12 @@ export interface WorkerForwarderOptions {
   threads?: number
 }
 
+/** piscina's constructor, loaded on first use (CommonJS, so `require` keeps the constructor synchronous). */
+function piscina(): typeof Piscina {
+  const load = createRequire(import.meta.url)
+  return (load('piscina') as typeof import('piscina')).Piscina
+}
+
 export class WorkerForwarder implements Forwarder {
   private readonly pool: Piscina
   private snap: { version: number; buf: SharedArrayBuffer; len: number } | undefined
@@ -106,7 +116,8 @@ export class WorkerForwarder implements Forwarder {
 
   constructor(o: WorkerForwarderOptions = {}) {
     const threads = o.threads ?? 2
-    this.pool = new Piscina({
+    const Pool = piscina()
+    this.pool = new Pool({
       filename: new URL('./worker.ts', import.meta.url).href,
       minThreads: threads,
       maxThreads: threads,
