@@ -112,7 +112,7 @@ export const quantityCheck: ValueCheck<string> = (s) =>
     ? undefined
     : "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 
-const DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$|^0$/
+const DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|\u00b5s|ms|s|m|h))+$|^0$/
 export const durationCheck: ValueCheck<string> = (s) =>
   DURATION.test(s) ? undefined : 'must be a duration such as "90s", "5m" or "1h30m"'
 
