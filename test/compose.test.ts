@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { parseRunInvocation } from '@calilab/cli'
+import { NODE_EXEC_ARGV, parseRunInvocation } from '@calilab/cli'
 import { defaultTopology } from '@calilab/model'
 import t from 'tap'
 import { parse } from 'yaml'
@@ -8,6 +8,7 @@ interface Service {
   command?: string[]
   network_mode?: string
   depends_on?: string[]
+  environment?: Record<string, string>
 }
 
 const root = new URL('../', import.meta.url)
@@ -61,6 +62,11 @@ t.test('addresses and ports match the default topology', async (t) => {
       t.equal(inv.options['port'], topo.ports.bgp)
     } else {
       t.equal(inv.options['role'], h.role)
+      t.equal(
+        s?.environment?.['NODE_OPTIONS'],
+        NODE_EXEC_ARGV.join(' '),
+        `${h.name} runs with the node processes' V8 flags, as under calilab up`,
+      )
       t.match(
         String(inv.options['podBlock']),
         /^198\.19\.(1[6-9]|2[0-3])\.\d+\/26$/,
