@@ -118,6 +118,14 @@ const CHANGE_FIELD = {
   networkset: 'networkSets',
 } as const satisfies Record<Kind, keyof PolicyStateChanges>
 
+/**
+ * The object with the name and namespace its store key gives. A module function, not a closure
+ * made per update (tsx's keep-names wraps every closure it creates in a defineProperty call).
+ */
+function withNs<T extends KubeObject>(o: T, k: StoreKey): T {
+  return { ...o, metadata: { ...o.metadata, name: o.metadata.name ?? k.name, namespace: k.namespace } } as T
+}
+
 interface ProfileObj extends KubeObject {
   spec?: { ingress?: Rule[]; egress?: Rule[]; labelsToApply?: Record<string, string> }
 }
@@ -290,22 +298,20 @@ export class PolicyStateBuilder {
   }
 
   private put(key: string, k: StoreKey, v: KubeObject): void {
-    const withNs = <T extends KubeObject>(o: T): T =>
-      ({ ...o, metadata: { ...o.metadata, name: o.metadata.name ?? k.name, namespace: k.namespace } }) as T
     if (k.group === 'networking.k8s.io') {
-      this.policies.set(key, networkPolicyToFelix(k8sNetworkPolicyToCalico(withNs(v as K8sNetworkPolicy))))
+      this.policies.set(key, networkPolicyToFelix(k8sNetworkPolicyToCalico(withNs(v as K8sNetworkPolicy, k))))
       return
     }
     if (k.group === 'projectcalico.org') {
       switch (k.plural) {
         case 'networkpolicies':
-          this.policies.set(key, networkPolicyToFelix(withNs(v as CalicoNetworkPolicy)))
+          this.policies.set(key, networkPolicyToFelix(withNs(v as CalicoNetworkPolicy, k)))
           return
         case 'globalnetworkpolicies':
           this.policies.set(key, globalNetworkPolicyToFelix(v as GlobalNetworkPolicy))
           return
         case 'networksets':
-          this.networkSets.set(key, networkSetToFelix(withNs(v as NetworkSet)))
+          this.networkSets.set(key, networkSetToFelix(withNs(v as NetworkSet, k)))
           return
         case 'globalnetworksets':
           this.networkSets.set(key, globalNetworkSetToFelix(v as GlobalNetworkSet))
@@ -351,7 +357,7 @@ export class PolicyStateBuilder {
       return
     }
     // pods
-    const raw = withNs(v as Pod)
+    const raw = withNs(v as Pod, k)
     const pod: Pod = { ...raw, spec: { ...raw.spec, containers: raw.spec?.containers ?? [] } }
     const phase = pod.status?.phase
     if (

@@ -6,8 +6,9 @@ import { NetfilterError } from './errors.ts'
 import { type Chain, type Netfilter, type Rule, Table } from './netfilter.ts'
 import { type IptablesCommand, parseIptablesArgs } from './parse.ts'
 import { type ListOptions, listChain, saveRule } from './print.ts'
+import { RuleLines } from './restore-line.ts'
 import { tokenize } from './tokenize.ts'
-import { BUILTIN_CHAINS, type Policy, TABLE_NAMES, type TableName } from './types.ts'
+import { BUILTIN_CHAINS, type Policy, type RuleSpec, TABLE_NAMES, type TableName } from './types.ts'
 
 export interface ListTableOptions extends ListOptions {
   chain?: string
@@ -160,7 +161,7 @@ export interface RestoreOptions {
  * too), so counters keep moving across kube-proxy's periodic full restores.
  */
 export function iptablesRestore(nf: Netfilter, text: string, o: RestoreOptions = {}): void {
-  const lines = text.split('\n')
+  const rl = new RuleLines()
   let cur: { table: Table; prev: Table; carry: Map<string, Map<string, Rule[]>> } | undefined
   const fail = (n: number, why: string): never => {
     if (cur) nf.swapIn(cur.prev)
@@ -172,9 +173,30 @@ export function iptablesRestore(nf: Netfilter, text: string, o: RestoreOptions =
       1,
     )
   }
-  for (let ln = 0; ln < lines.length; ln++) {
-    const n = ln + 1
-    const raw = lines[ln]!
+  // The lines text.split('\n') would give, walked in place: line n is text[start, end).
+  const len = text.length
+  let n = 0
+  for (let start = 0, end = 0; start <= len; start = end + 1) {
+    end = text.indexOf('\n', start)
+    if (end < 0) end = len
+    n++
+    // The common `-A CHAIN -m comment --comment "…" TAIL` line, read in place; when its tail was
+    // parsed before, its spec comes from that (restore-line.ts).
+    let shaped = false
+    if (cur !== undefined && end > start && text.charCodeAt(start) === 0x2d && !isBlank(text.charCodeAt(end - 1))) {
+      shaped = rl.read(text, start, end)
+      const known = shaped ? rl.spec() : undefined
+      if (known !== undefined) {
+        try {
+          addRule(nf, cur.table.name, 'append', rl.chain, known, 1, undefined, cur.carry, o)
+        } catch (e) {
+          if (e instanceof NetfilterError && e.code !== 'NF_RESTORE') fail(n, e.message)
+          throw e
+        }
+        continue
+      }
+    }
+    const raw = text.slice(start, end)
     const line =
       raw.length > 0 && isBlank(raw.charCodeAt(0)) | isBlank(raw.charCodeAt(raw.length - 1)) ? raw.trim() : raw
     if (line === '' || line.startsWith('#')) continue
@@ -189,7 +211,13 @@ export function iptablesRestore(nf: Netfilter, text: string, o: RestoreOptions =
       cur = { table, prev: nf.swapIn(table), carry }
       if (skip) {
         // Skip the block: parse nothing until COMMIT.
-        while (ln + 1 < lines.length && lines[ln + 1]!.trim() !== 'COMMIT') ln++
+        while (end < len) {
+          let e2 = text.indexOf('\n', end + 1)
+          if (e2 < 0) e2 = len
+          if (text.slice(end + 1, e2).trim() === 'COMMIT') break
+          end = e2
+          n++
+        }
       }
       continue
     }
@@ -244,27 +272,40 @@ export function iptablesRestore(nf: Netfilter, text: string, o: RestoreOptions =
       cmd.table = c.table.name
       if (cmd.op === 'list' || cmd.op === 'list-rules' || cmd.op === 'check') fail(n, `command not allowed in restore`)
       if (cmd.op === 'append' || cmd.op === 'insert') {
-        const r =
-          cmd.op === 'append'
-            ? nf.append(cmd.table, cmd.chain!, cmd.rule!)
-            : nf.insert(cmd.table, cmd.chain!, cmd.rule!, cmd.index ?? 1)
-        if (counters && o.counters) {
-          r.pkts = counters[0]
-          r.bytes = counters[1]
-        } else {
-          const old = c.carry.get(cmd.chain!)?.get(r.key)?.shift()
-          if (old) {
-            r.pkts = old.pkts
-            r.bytes = old.bytes
-          }
-        }
+        addRule(nf, cmd.table, cmd.op, cmd.chain!, cmd.rule!, cmd.index ?? 1, counters, c.carry, o)
+        if (shaped && cmd.op === 'append') rl.remember(toks, cmd.rule!)
       } else execute(nf, cmd)
     } catch (e) {
       if (e instanceof NetfilterError && e.code !== 'NF_RESTORE') fail(n, e.message)
       throw e
     }
   }
-  if (cur) fail(lines.length, 'COMMIT expected')
+  if (cur) fail(n, 'COMMIT expected')
+}
+
+/** -A/-I of one restore line: the rule keeps the input's counters (--counters) or the old rule's. */
+function addRule(
+  nf: Netfilter,
+  table: TableName,
+  op: 'append' | 'insert',
+  chain: string,
+  spec: RuleSpec,
+  index: number,
+  counters: [number, number] | undefined,
+  carry: ReadonlyMap<string, Map<string, Rule[]>>,
+  o: RestoreOptions,
+): void {
+  const r = op === 'append' ? nf.append(table, chain, spec) : nf.insert(table, chain, spec, index)
+  if (counters && o.counters) {
+    r.pkts = counters[0]
+    r.bytes = counters[1]
+  } else {
+    const old = carry.get(chain)?.get(r.key)?.shift()
+    if (old) {
+      r.pkts = old.pkts
+      r.bytes = old.bytes
+    }
+  }
 }
 
 /** Whether trim() would remove this character (the ASCII ones; anything else goes through trim). */

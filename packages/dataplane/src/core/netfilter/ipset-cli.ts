@@ -73,6 +73,13 @@ function parseCreateOptions(args: readonly string[]): IpSetOptions {
   return o
 }
 
+/** `v`, an argument command `cmd` needs (a module function, not a closure made per command). */
+function needArg(cmd: string | undefined, v: string | undefined): string {
+  if (v === undefined)
+    throw new NetfilterError('NF_BAD_ARGUMENT', `ipset v7.5: Syntax error: command '${cmd}' needs more arguments`)
+  return v
+}
+
 /** Runs one `ipset` command (argv without the program name); returns its stdout. */
 export function runIpset(store: IpSetStore, argv: readonly string[]): string {
   let exist = false
@@ -84,35 +91,30 @@ export function runIpset(store: IpSetStore, argv: readonly string[]): string {
     return true
   })
   const [cmd, a1, a2, ...rest] = args
-  const need = (v: string | undefined): string => {
-    if (v === undefined)
-      throw new NetfilterError('NF_BAD_ARGUMENT', `ipset v7.5: Syntax error: command '${cmd}' needs more arguments`)
-    return v
-  }
   switch (cmd) {
     case 'create':
     case 'n':
-      store.create(need(a1), need(a2) as IpSetType, parseCreateOptions(rest), exist)
+      store.create(needArg(cmd, a1), needArg(cmd, a2) as IpSetType, parseCreateOptions(rest), exist)
       return ''
     case 'add':
     case 'a':
-      store.add(need(a1), need(a2), exist)
+      store.add(needArg(cmd, a1), needArg(cmd, a2), exist)
       return ''
     case 'del':
     case 'd':
-      store.del(need(a1), need(a2), exist)
+      store.del(needArg(cmd, a1), needArg(cmd, a2), exist)
       return ''
     case 'test':
     case 't': {
-      const s = store.mustGet(need(a1))
-      const e = need(a2)
+      const s = store.mustGet(needArg(cmd, a1))
+      const e = needArg(cmd, a2)
       const has = s.entries().includes(e) || (s.type !== 'hash:ip,port' && s.type !== 'list:set' && testIp(store, s, e))
       if (!has) throw new NetfilterError('IPSET_BAD_ENTRY', `${e} is NOT in set ${s.name}.`)
       return `${e} is in set ${s.name}.\n`
     }
     case 'swap':
     case 'w':
-      store.swap(need(a1), need(a2))
+      store.swap(needArg(cmd, a1), needArg(cmd, a2))
       return ''
     case 'flush':
     case 'F':
@@ -124,7 +126,7 @@ export function runIpset(store: IpSetStore, argv: readonly string[]): string {
       return ''
     case 'rename':
     case 'e':
-      store.rename(need(a1), need(a2))
+      store.rename(needArg(cmd, a1), needArg(cmd, a2))
       return ''
     case 'list':
     case 'l':

@@ -145,31 +145,19 @@ export class IpSet {
 
   private mutate(entry: string, add: boolean, exist: boolean): void {
     this.owner.version++
-    const bad = (why: string) =>
-      new NetfilterError('IPSET_BAD_ENTRY', `ipset v7.5: Syntax error: ${why}`, { set: this.name, entry })
-    const full = () =>
-      new NetfilterError('IPSET_BAD_ENTRY', `ipset v7.5: Hash is full, cannot add more elements`, { set: this.name })
-    const missing = () =>
-      new NetfilterError('IPSET_BAD_ENTRY', `ipset v7.5: Element cannot be deleted from the set: it's not added`, {
-        set: this.name,
-        entry,
-      })
-    const dup = () =>
-      new NetfilterError('IPSET_BAD_ENTRY', `ipset v7.5: Element cannot be added to the set: it's already added`, {
-        set: this.name,
-        entry,
-      })
+    // Errors through entryError, not closures made per call: this runs for every member of an
+    // ipset restore, and tsx's keep-names wraps each closure it creates in a defineProperty call.
     if (this.type === 'list:set') {
       const i = this.members.indexOf(entry)
       if (add) {
         if (i >= 0) {
-          if (!exist) throw dup()
+          if (!exist) throw entryError(this.name, 'dup', entry)
           return
         }
-        if (this.members.length >= this.options.size) throw full()
+        if (this.members.length >= this.options.size) throw entryError(this.name, 'full', entry)
         this.members.push(entry)
       } else if (i < 0) {
-        if (!exist) throw missing()
+        if (!exist) throw entryError(this.name, 'missing', entry)
       } else this.members.splice(i, 1)
       return
     }
@@ -177,29 +165,32 @@ export class IpSet {
       const m = /^([\d.]+),(?:(tcp|udp|sctp):)?(\d+)$/.exec(entry)
       const ipn = m ? tryParseIPv4(m[1]!) : undefined
       const port = m ? Number(m[3]) : -1
-      if (!m || ipn === undefined || port > 65535) throw bad(`'${entry}' is not a valid ip,port entry`)
+      if (!m || ipn === undefined || port > 65535)
+        throw entryError(this.name, 'syntax', entry, `'${entry}' is not a valid ip,port entry`)
       const key = ipPortKey(ipn, PROTO_IDX[m[2] ?? 'tcp']!, port)
-      this.setKey(key, add, exist, dup, missing, full)
+      this.setKey(key, add, exist, entry)
       return
     }
     const [addr, pfx] = entry.split('/')
     const ipn = tryParseIPv4(addr ?? '')
-    if (ipn === undefined) throw bad(`'${entry}' is not a valid IPv4 address`)
+    if (ipn === undefined) throw entryError(this.name, 'syntax', entry, `'${entry}' is not a valid IPv4 address`)
     if (this.type === 'hash:ip') {
-      if (pfx !== undefined && pfx !== '32') throw bad(`'${entry}': hash:ip takes single addresses`)
-      this.setKey(ipn, add, exist, dup, missing, full)
+      if (pfx !== undefined && pfx !== '32')
+        throw entryError(this.name, 'syntax', entry, `'${entry}': hash:ip takes single addresses`)
+      this.setKey(ipn, add, exist, entry)
       return
     }
     const p = pfx === undefined ? 32 : Number(pfx)
-    if (!Number.isInteger(p) || p < 1 || p > 32) throw bad(`'${entry}': prefix must be 1-32`)
+    if (!Number.isInteger(p) || p < 1 || p > 32)
+      throw entryError(this.name, 'syntax', entry, `'${entry}': prefix must be 1-32`)
     const net = (ipn & prefixMask(p)) >>> 0
     let s = this.nets.get(p)
     if (add) {
       if (s?.has(net)) {
-        if (!exist) throw dup()
+        if (!exist) throw entryError(this.name, 'dup', entry)
         return
       }
-      if (this.size >= this.options.maxelem) throw full()
+      if (this.size >= this.options.maxelem) throw entryError(this.name, 'full', entry)
       if (!s) {
         s = new Set()
         this.nets.set(p, s)
@@ -208,7 +199,7 @@ export class IpSet {
       s.add(net)
     } else {
       if (!s?.has(net)) {
-        if (!exist) throw missing()
+        if (!exist) throw entryError(this.name, 'missing', entry)
         return
       }
       s.delete(net)
@@ -219,22 +210,36 @@ export class IpSet {
     }
   }
 
-  private setKey(
-    key: number,
-    add: boolean,
-    exist: boolean,
-    dup: () => Error,
-    missing: () => Error,
-    full: () => Error,
-  ): void {
+  private setKey(key: number, add: boolean, exist: boolean, entry: string): void {
     if (add) {
       if (this.keys.has(key)) {
-        if (!exist) throw dup()
+        if (!exist) throw entryError(this.name, 'dup', entry)
         return
       }
-      if (this.keys.size >= this.options.maxelem) throw full()
+      if (this.keys.size >= this.options.maxelem) throw entryError(this.name, 'full', entry)
       this.keys.add(key)
-    } else if (!this.keys.delete(key) && !exist) throw missing()
+    } else if (!this.keys.delete(key) && !exist) throw entryError(this.name, 'missing', entry)
+  }
+}
+
+function entryError(set: string, kind: 'syntax' | 'dup' | 'full' | 'missing', entry: string, why = ''): NetfilterError {
+  switch (kind) {
+    case 'syntax':
+      return new NetfilterError('IPSET_BAD_ENTRY', `ipset v7.5: Syntax error: ${why}`, { set, entry })
+    case 'full':
+      return new NetfilterError('IPSET_BAD_ENTRY', `ipset v7.5: Hash is full, cannot add more elements`, { set })
+    case 'missing':
+      return new NetfilterError(
+        'IPSET_BAD_ENTRY',
+        `ipset v7.5: Element cannot be deleted from the set: it's not added`,
+        { set, entry },
+      )
+    case 'dup':
+      return new NetfilterError(
+        'IPSET_BAD_ENTRY',
+        `ipset v7.5: Element cannot be added to the set: it's already added`,
+        { set, entry },
+      )
   }
 }
 

@@ -64,40 +64,75 @@ interface EndpointChainOpts {
   /** preDNAT / untracked chains: no drop at the end of a tier, no profiles. */
   noDrop?: boolean
   adminDown?: boolean
+  /** Memo of the jump rules (shared by the endpoints of one rendering). */
+  jumps?: JumpRules
+}
+
+// Rule texts every endpoint chain repeats: one string each (built once, compared by identity).
+const ADMIN_DOWN = `${comment('Endpoint admin disabled')} -j DROP`
+const CT_ACCEPT = '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'
+const CT_DROP = '-m conntrack --ctstate INVALID -j DROP'
+const CLEAR_ACCEPT = setMark(0, MARK_ACCEPT)
+const DROP_VXLAN = `${comment('Drop VXLAN encapped packets originating in workloads')} -p udp -m multiport --dports 4789 -j DROP`
+const DROP_IPIP = `${comment('Drop IPinIP encapped packets originating in workloads')} -p 4 -j DROP`
+const START_TIER = `${comment('Start of policies')} ${setMark(0, MARK_PASS)}`
+const POLICY_JUMP = `${markIs(0, MARK_PASS)} -j `
+const RETURN_POLICY = `${comment('Return if policy accepted')} ${markIs(MARK_ACCEPT, MARK_ACCEPT)} -j RETURN`
+const DROP_TIER = `${comment('Drop if no policies passed packet')} ${markIs(0, MARK_PASS)} -j DROP`
+const ALLOW_FORWARD = `${comment('Allow forwarded traffic by default')} ${setMark(MARK_ACCEPT, MARK_ACCEPT)}`
+const RETURN_ACCEPTED = `${markIs(MARK_ACCEPT, MARK_ACCEPT)} -j RETURN`
+const RETURN_PROFILE = `${comment('Return if profile accepted')} ${markIs(MARK_ACCEPT, MARK_ACCEPT)} -j RETURN`
+const DROP_PROFILES = `${comment('Drop if no profiles matched')} -j DROP`
+
+/**
+ * The rules that jump to a policy or profile chain, one string per chain: the chain name (a
+ * SHA-256 when the id is long) is worked out once per rendering, not once per endpoint using it.
+ */
+export class JumpRules {
+  private readonly policies = new Map<(id: string) => string, Map<string, string>>()
+  private readonly profiles = new Map<(id: string) => string, Map<string, string>>()
+
+  /** `-m mark --mark 0x0/0x20000 -j <chain(id)>` */
+  policy(chain: (id: string) => string, id: string): string {
+    return memo(this.policies, chain, id, POLICY_JUMP)
+  }
+
+  /** `-j <chain(id)>` */
+  profile(chain: (id: string) => string, id: string): string {
+    return memo(this.profiles, chain, id, '-j ')
+  }
+}
+
+function memo(
+  m: Map<(id: string) => string, Map<string, string>>,
+  chain: (id: string) => string,
+  id: string,
+  prefix: string,
+): string {
+  let byId = m.get(chain)
+  if (byId === undefined) m.set(chain, (byId = new Map()))
+  let r = byId.get(id)
+  if (r === undefined) byId.set(id, (r = prefix + chain(id)))
+  return r
 }
 
 function endpointRules(o: EndpointChainOpts): string[] {
-  if (o.adminDown) return [`${comment('Endpoint admin disabled')} -j DROP`]
+  if (o.adminDown) return [ADMIN_DOWN]
+  const jumps = o.jumps ?? new JumpRules()
   const out: string[] = []
-  if (o.tracked) {
-    out.push('-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', '-m conntrack --ctstate INVALID -j DROP')
-  }
+  if (o.tracked) out.push(CT_ACCEPT, CT_DROP)
   if (o.failsafe) out.push(`-j ${o.failsafe}`)
-  out.push(setMark(0, MARK_ACCEPT))
-  if (o.fromWorkload) {
-    out.push(
-      `${comment('Drop VXLAN encapped packets originating in workloads')} -p udp -m multiport --dports 4789 -j DROP`,
-    )
-    out.push(`${comment('Drop IPinIP encapped packets originating in workloads')} -p 4 -j DROP`)
-  }
+  out.push(CLEAR_ACCEPT)
+  if (o.fromWorkload) out.push(DROP_VXLAN, DROP_IPIP)
   for (const t of o.tiers) {
-    out.push(`${comment('Start of policies')} ${setMark(0, MARK_PASS)}`)
-    for (const p of t.policies) {
-      out.push(`${markIs(0, MARK_PASS)} -j ${o.policyChain(p.id)}`)
-      out.push(`${comment('Return if policy accepted')} ${markIs(MARK_ACCEPT, MARK_ACCEPT)} -j RETURN`)
-    }
-    if (!o.noDrop) out.push(`${comment('Drop if no policies passed packet')} ${markIs(0, MARK_PASS)} -j DROP`)
+    out.push(START_TIER)
+    for (const p of t.policies) out.push(jumps.policy(o.policyChain, p.id), RETURN_POLICY)
+    if (!o.noDrop) out.push(DROP_TIER)
   }
-  if (o.allowIfNoPolicies && o.tiers.length === 0) {
-    out.push(`${comment('Allow forwarded traffic by default')} ${setMark(MARK_ACCEPT, MARK_ACCEPT)}`)
-    out.push(`${markIs(MARK_ACCEPT, MARK_ACCEPT)} -j RETURN`)
-  }
+  if (o.allowIfNoPolicies && o.tiers.length === 0) out.push(ALLOW_FORWARD, RETURN_ACCEPTED)
   if (o.profiles && o.profileChain) {
-    for (const id of o.profiles) {
-      out.push(`-j ${o.profileChain(id)}`)
-      out.push(`${comment('Return if profile accepted')} ${markIs(MARK_ACCEPT, MARK_ACCEPT)} -j RETURN`)
-    }
-    out.push(`${comment('Drop if no profiles matched')} -j DROP`)
+    for (const id of o.profiles) out.push(jumps.profile(o.profileChain, id), RETURN_PROFILE)
+    out.push(DROP_PROFILES)
   }
   return out
 }
@@ -109,8 +144,15 @@ export interface WorkloadChains {
   policies: FelixPolicy[]
 }
 
-/** A local workload's two chains, given the normal policies selecting it in Felix order. */
-export function workloadChains(ep: PolicyEndpoint, matched: readonly FelixPolicy[]): WorkloadChains {
+/**
+ * A local workload's two chains, given the normal policies selecting it in Felix order. `jumps`:
+ * one memo for every endpoint of a rendering.
+ */
+export function workloadChains(
+  ep: PolicyEndpoint,
+  matched: readonly FelixPolicy[],
+  jumps: JumpRules = new JumpRules(),
+): WorkloadChains {
   const inT = tiersOf(matched, (p) => p.ingress)
   const outT = tiersOf(matched, (p) => p.egress)
   const policies = new Set<FelixPolicy>()
@@ -127,6 +169,7 @@ export function workloadChains(ep: PolicyEndpoint, matched: readonly FelixPolicy
           profileChain: N.profileIn,
           tracked: true,
           adminDown,
+          jumps,
         }),
       ],
       [
@@ -139,6 +182,7 @@ export function workloadChains(ep: PolicyEndpoint, matched: readonly FelixPolicy
           tracked: true,
           fromWorkload: true,
           adminDown,
+          jumps,
         }),
       ],
     ],

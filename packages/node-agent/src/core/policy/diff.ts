@@ -86,33 +86,35 @@ export function touchedChains(d: RenderingDiff): string[] {
  * owners' rules alone.
  */
 export function toIptablesRestoreDelta(prev: NodeRendering | undefined, d: RenderingDiff): string {
-  let s = ''
+  // Pieces joined once at the end: one flat string, without a rope of 100k+ concatenations.
+  const out: string[] = []
   for (const t of RENDERED_TABLES) {
     const { upserts, removes } = d.tables[t]
     if (upserts.size === 0 && removes.length === 0) continue
     const kernel = KERNEL_CHAINS[t]
-    s += `*${t}\n`
-    for (const name of upserts.keys()) if (!kernel.includes(name)) s += `:${name} - [0:0]\n`
+    out.push(`*${t}\n`)
+    for (const name of upserts.keys()) if (!kernel.includes(name)) out.push(`:${name} - [0:0]\n`)
     for (const [name, rules] of upserts) {
       if (kernel.includes(name)) continue
-      for (const r of rules) s += `-A ${name} ${r}\n`
+      const head = `-A ${name} `
+      for (const r of rules) out.push(head, r, '\n')
     }
     for (const [name, rules] of upserts) {
       if (!kernel.includes(name)) continue
-      for (const r of prev?.tables[t].get(name) ?? []) s += `-D ${name} ${r}\n`
+      for (const r of prev?.tables[t].get(name) ?? []) out.push(`-D ${name} ${r}\n`)
       const appended = t === 'filter' && name === 'FORWARD' ? APPENDED_HOOK_RULES : 0
       rules.slice(0, rules.length - appended).forEach((r, i) => {
-        s += `-I ${name} ${i + 1} ${r}\n`
+        out.push(`-I ${name} ${i + 1} ${r}\n`)
       })
-      for (const r of rules.slice(rules.length - appended)) s += `-A ${name} ${r}\n`
+      for (const r of rules.slice(rules.length - appended)) out.push(`-A ${name} ${r}\n`)
     }
     for (const name of removes)
-      if (kernel.includes(name)) for (const r of prev?.tables[t].get(name) ?? []) s += `-D ${name} ${r}\n`
-    for (const name of removes) if (!kernel.includes(name)) s += `-F ${name}\n`
-    for (const name of removes) if (!kernel.includes(name)) s += `-X ${name}\n`
-    s += 'COMMIT\n'
+      if (kernel.includes(name)) for (const r of prev?.tables[t].get(name) ?? []) out.push(`-D ${name} ${r}\n`)
+    for (const name of removes) if (!kernel.includes(name)) out.push(`-F ${name}\n`)
+    for (const name of removes) if (!kernel.includes(name)) out.push(`-X ${name}\n`)
+    out.push('COMMIT\n')
   }
-  return s
+  return out.join('')
 }
 
 /** `ipset restore` text for a diff: `before` runs ahead of the iptables update, `after` behind it. */

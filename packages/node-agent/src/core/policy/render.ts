@@ -6,11 +6,12 @@
  * This is the full rendering (startup, resync, and the reference the incremental one,
  * `IncrementalRenderer` in incremental.ts, is tested against); both are built from chains.ts.
  */
-import { parseSelector, type Selector } from '@calilab/model'
+import { type Labels, parseSelector, type Selector } from '@calilab/model'
 import {
   type ChainSink,
   hostEndpointChains,
   isNormalPolicy,
+  JumpRules,
   policyChains,
   profileChains,
   RENDERED_TABLES,
@@ -22,7 +23,7 @@ import {
   workloadDispatch,
 } from './chains.ts'
 import { effectiveLabels } from './convert.ts'
-import { endpointSource, ipSetType, memberContribution, networkSetSource } from './members.ts'
+import { endpointSource, ipSetType, memberContribution, networkSetSource, type SetMemberSource } from './members.ts'
 import type { IpSetRef } from './rules.ts'
 import {
   DEFAULT_RENDER_CONFIG,
@@ -98,14 +99,22 @@ export function renderNode(
   // Workload endpoints.
   // Workload chains see only normal (tracked, post-DNAT) policies: compile their selectors once and
   // evaluate each once per endpoint (both directions filter the same matches).
+  // Endpoints with the same labels and parents (replicas) match the same policies: evaluated once.
   const normalPolicies = sorted.filter(isNormalPolicy)
   const normalSels = normalPolicies.map((p) => sel(p.selector))
+  const matchedByLabels = new Map<string, FelixPolicy[]>()
+  const jumps = new JumpRules()
   for (const ep of weps) {
-    const labels = effectiveLabels(ep.labels, ep.profileIds, profiles)
-    const matched: FelixPolicy[] = []
-    for (let i = 0; i < normalPolicies.length; i++)
-      if (normalSels[i]!.evaluate(labels)) matched.push(normalPolicies[i]!)
-    const w = workloadChains(ep, matched)
+    const key = labelKey(ep.labels, ep.profileIds)
+    let matched = matchedByLabels.get(key)
+    if (matched === undefined) {
+      const labels = effectiveLabels(ep.labels, ep.profileIds, profiles)
+      matched = []
+      for (let i = 0; i < normalPolicies.length; i++)
+        if (normalSels[i]!.evaluate(labels)) matched.push(normalPolicies[i]!)
+      matchedByLabels.set(key, matched)
+    }
+    const w = workloadChains(ep, matched, jumps)
     for (const [name, rules] of w.chains) b.chain('filter', name, rules)
     for (const p of w.policies) used.filter.set(p.id, p)
     for (const id of ep.profileIds) activeProfiles.add(id)
@@ -149,28 +158,37 @@ function ipSetMembers(
   profiles: ReadonlyMap<string, FelixProfile>,
   sel: (s: string) => Selector,
 ): Map<string, RenderedIpSet> {
-  const things = [
-    ...state.endpoints.map((e) => ({
-      labels: effectiveLabels(e.labels, e.profileIds, profiles),
-      src: endpointSource(e),
-    })),
-    ...state.networkSets.map((s) => ({
-      labels: effectiveLabels(s.labels, s.profileIds, profiles),
-      src: networkSetSource(s),
-    })),
-  ]
+  // Things with the same labels and parents are matched (or not) together: one evaluation a group.
+  const groups = new Map<string, { labels: Labels; srcs: SetMemberSource[] }>()
+  const add = (labels: Labels, profileIds: readonly string[], src: SetMemberSource) => {
+    const key = labelKey(labels, profileIds)
+    const g = groups.get(key)
+    if (g) g.srcs.push(src)
+    else groups.set(key, { labels: effectiveLabels(labels, profileIds, profiles), srcs: [src] })
+  }
+  for (const e of state.endpoints) add(e.labels, e.profileIds, endpointSource(e))
+  for (const s of state.networkSets) add(s.labels, s.profileIds, networkSetSource(s))
   const out = new Map<string, RenderedIpSet>()
   for (const name of [...refs.keys()].sort()) {
     const ref = refs.get(name)!
     const s = sel(ref.selector)
     const members = new Set<string>()
-    for (const th of things) {
-      if (!s.evaluate(th.labels)) continue
-      for (const m of memberContribution(ref, th.src)) members.add(m)
+    for (const g of groups.values()) {
+      if (!s.evaluate(g.labels)) continue
+      for (const src of g.srcs) for (const m of memberContribution(ref, src)) members.add(m)
     }
     out.set(name, { name, type: ipSetType(ref), members: [...members].sort() })
   }
   return out
+}
+
+/**
+ * A text naming what an endpoint's effective labels are made of: its own labels and its parent
+ * profiles (the same text means the same effective labels within one rendering). Own labels in
+ * their own key order: equal maps built in another order only miss the memo.
+ */
+export function labelKey(labels: Labels, profileIds: readonly string[]): string {
+  return JSON.stringify(profileIds) + JSON.stringify(labels)
 }
 
 export { toIpsetRestore, toIptablesRestore } from './restore-text.ts'
