@@ -1,5 +1,5 @@
 /** Felix's chain, IP-set and rule-hash names (calico.md §3.8). Pure. */
-import { createHash } from 'node:crypto'
+import * as crypto from 'node:crypto'
 
 export const MAX_CHAIN_NAME = 28
 
@@ -7,7 +7,7 @@ export const MAX_CHAIN_NAME = 28
 export function lengthLimitedId(prefix: string, id: string, max = MAX_CHAIN_NAME): string {
   const len = prefix.length + id.length
   if (len > max || (len === max && id.startsWith('_'))) {
-    const hash = createHash('sha256').update(id).digest('base64url')
+    const hash = crypto.createHash('sha256').update(id).digest('base64url')
     return `${prefix}_${hash.slice(0, max - prefix.length - 1)}`
   }
   return prefix + id
@@ -39,7 +39,7 @@ export function ipSetName(setId: string): string {
 
 /** Named-port set id: `n:` + hash of `<selector>,<proto>,<name>`. */
 export function namedPortSetId(selector: string, protocol: string, name: string): string {
-  return `n:${createHash('sha224').update(`n:${selector},${protocol},${name}`).digest('base64url')}`
+  return `n:${crypto.createHash('sha224').update(`n:${selector},${protocol},${name}`).digest('base64url')}`
 }
 
 /**
@@ -56,15 +56,35 @@ export function ruleHashes(chain: string, rules: readonly string[]): readonly st
   return hashes
 }
 
+/** Forgets every cached chain's hashes (what a freshly started agent has; benchmarks start cold). */
+export function clearRuleHashCache(): void {
+  hashCache.clear()
+}
+
 const HASH_CACHE_MAX = 100_000
 const hashCache = new Map<string, { rules: readonly string[]; hashes: string[] }>()
 
 function computeRuleHashes(chain: string, rules: readonly string[]): string[] {
-  let hash = createHash('sha224').update(chain).digest()
+  let hash = sha224(Buffer.from(chain))
   const out: string[] = []
+  const prefix = `-A ${chain} `
   for (const r of rules) {
-    hash = createHash('sha224').update(hash).update(`-A ${chain} ${r}`).digest()
+    // SHA-224(previous digest ‖ rule line) in one call over a reused scratch buffer.
+    const need = 28 + Buffer.byteLength(prefix) + Buffer.byteLength(r)
+    if (scratch.length < need) scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2))
+    hash.copy(scratch, 0)
+    let n = 28 + scratch.write(prefix, 28, 'utf8')
+    n += scratch.write(r, n, 'utf8')
+    hash = sha224(scratch.subarray(0, n))
     out.push(hash.toString('base64url').slice(0, 16))
   }
   return out
 }
+
+let scratch = Buffer.allocUnsafe(4096)
+
+/** One-shot SHA-224: `crypto.hash` where Node has it (20.12+), createHash otherwise. */
+const sha224: (data: Buffer) => Buffer =
+  typeof crypto.hash === 'function'
+    ? (data) => crypto.hash('sha224', data, 'buffer') as unknown as Buffer
+    : (data) => crypto.createHash('sha224').update(data).digest()
