@@ -11,7 +11,7 @@ export {
   selectableFields,
 } from './field-selector.ts'
 export { generateName, newUid, parseTimestamp, rfc3339 } from './ids.ts'
-export { deepClone, deepEqual, isObject, type JsonObject } from './json.ts'
+export { deepClone, deepEqual, isObject, type JsonObject, jsonClone } from './json.ts'
 export { jsonPatch, parseJsonPointer } from './json-patch.ts'
 export { evalJsonPath } from './jsonpath.ts'
 export {

@@ -191,7 +191,14 @@ function clone<T>(v: T): T {
 
 /** A new object with the defaults the real server (or Calico's client) applies on create. */
 export function applyDefaults(info: ResourceInfo, obj: KubeObject): KubeObject {
-  const copy = clone(obj)
+  return applyDefaultsInPlace(info, clone(obj))
+}
+
+/**
+ * applyDefaults on an object the caller owns outright (a private deep copy with JSON semantics,
+ * sharing nothing): defaults are filled into it, no copy is made.
+ */
+export function applyDefaultsInPlace(info: ResourceInfo, obj: KubeObject): KubeObject {
   const def = info.modeled ? kindDef(info) : undefined
-  return def?.defaults === undefined ? copy : def.defaults(copy)
+  return def?.defaults === undefined ? obj : def.defaults(obj)
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { parse as parseYaml } from 'yaml'
 import type { PatchType } from '../../api.ts'
+import { PROTOBUF_MEDIA_TYPE, type ProtobufDecoder, type ProtobufError } from '../../core/protobuf/index.ts'
 import { apiErrors } from '../../core/status.ts'
 
 /** 16 MiB: the 3.5 MB operator CRDs pass; more is answered 413. */
@@ -41,10 +42,24 @@ function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
 }
 
-/** A create/update body: JSON (the default) or YAML. */
-export function parseObjectBody(buf: Buffer, contentType: string | undefined): unknown {
+/** The Status a protobuf decode failure is answered with: 400 malformed, 415 not understood here. */
+export function protobufApiError(e: ProtobufError) {
+  const message = `protobuf request body: ${e.message}`
+  return e.http === 415 ? apiErrors.unsupportedMediaType(message) : apiErrors.badRequest(message)
+}
+
+/**
+ * A create/update body: JSON (the default), YAML, or Kubernetes protobuf (what kubectl's typed
+ * clients send) when a decoder is given; protobuf becomes the same object JSON would have given.
+ */
+export function parseObjectBody(buf: Buffer, contentType: string | undefined, protobuf?: ProtobufDecoder): unknown {
   const mt = mediaType(contentType)
   if (buf.length === 0) throw apiErrors.badRequest('the request body is empty')
+  if (mt === PROTOBUF_MEDIA_TYPE && protobuf) {
+    const r = protobuf.decodeObject(buf)
+    if (!r.ok) throw protobufApiError(r.error)
+    return r.value
+  }
   const text = buf.toString('utf8')
   if (mt === 'application/yaml' || mt === 'application/x-yaml' || mt === 'text/yaml') {
     try {
@@ -55,10 +70,16 @@ export function parseObjectBody(buf: Buffer, contentType: string | undefined): u
   }
   if (mt !== '' && mt !== 'application/json' && mt !== '*/*') {
     throw apiErrors.unsupportedMediaType(
-      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
+      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml${protobuf ? `, ${PROTOBUF_MEDIA_TYPE}` : ''}`,
     )
   }
   return parseJson(text)
+}
+
+/** A DELETE body (DeleteOptions): JSON, or protobuf when a decoder is given. */
+export function parseOptionsBody(buf: Buffer, contentType: string | undefined, protobuf?: ProtobufDecoder): unknown {
+  if (mediaType(contentType) === PROTOBUF_MEDIA_TYPE && protobuf) return parseObjectBody(buf, contentType, protobuf)
+  return parseJson(buf.toString('utf8'))
 }
 
 export function parseJson(text: string): unknown {

@@ -9,16 +9,17 @@ import type {
   WriteOptions,
   WriteResult,
 } from '../../api.ts'
+import { createProtobufDecoder } from '../../core/protobuf/index.ts'
 import { ApiError, apiErrors } from '../../core/status.ts'
 import type { ApiServerMetrics } from '../../metrics.ts'
 import type { ServiceApi } from '../service/api.ts'
 import { isRecord } from '../service/objects.ts'
-import { parseJson, parseObjectBody, patchTypeOf, readBody } from './body.ts'
+import { parseJson, parseObjectBody, parseOptionsBody, patchTypeOf, readBody } from './body.ts'
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery.ts'
 import { execWithoutWebSocket } from './exec.ts'
 import { proxyPodLog } from './logs.ts'
 import { minimalOpenApiV2 } from './openapi.ts'
-import { parseRoute, type Route } from './route.ts'
+import { parseRoute, type Route, splitTarget } from './route.ts'
 import { getScale, updateScale } from './scale.ts'
 import { asTable, type TableOptions, wantsTable } from './table.ts'
 
@@ -42,7 +43,11 @@ const SERVED_SUBRESOURCES = new Set(['status', 'scale', 'log', 'exec', 'attach',
 type ResourceRoute = Extract<Route, { type: 'resource' }>
 
 function json(res: ServerResponse, code: number, body: unknown, warnings: string[] = []): void {
-  const data = JSON.stringify(body)
+  jsonText(res, code, JSON.stringify(body), warnings)
+}
+
+/** A JSON response from its text. */
+function jsonText(res: ServerResponse, code: number, data: string, warnings: string[] = []): void {
   const headers: Record<string, string | string[] | number> = {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(data),
@@ -112,6 +117,9 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
   const { api, clock, metrics } = init
   const log = init.log.child({ component: 'apiserver.http' })
   const openapi = minimalOpenApiV2('Kubernetes', GIT_VERSION)
+  // kubectl's typed clients (create namespace|deployment|job..., scale) write protobuf.
+  const protobuf = createProtobufDecoder()
+  const objectBody = (buf: Buffer, req: IncomingMessage) => parseObjectBody(buf, req.headers['content-type'], protobuf)
 
   const sendError = (res: ServerResponse, e: unknown): number => {
     let err: ApiError
@@ -145,13 +153,42 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
 
   // Each stored object is serialized once per event type, however many watchers receive it: the
   // same Buffer goes to every watch stream (objects from the store are shared and immutable).
+  // The object's own JSON is kept too: a write's response reuses what its watch event encoded.
   const encoded = new WeakMap<object, Partial<Record<ApiWatchEvent['type'], Buffer>>>()
+  const objectJson = new WeakMap<object, string>()
   const encodedEvent = (e: ApiWatchEvent): Buffer => {
     let m = encoded.get(e.object)
     if (!m) encoded.set(e.object, (m = {}))
     let b = m[e.type]
-    if (!b) b = m[e.type] = Buffer.from(`${JSON.stringify({ type: e.type, object: e.object })}\n`)
+    if (!b) {
+      let text = objectJson.get(e.object)
+      if (text === undefined) objectJson.set(e.object, (text = JSON.stringify(e.object)))
+      // What JSON.stringify({ type, object }) gives, with the object's text reused.
+      b = m[e.type] = Buffer.from(`{"type":${JSON.stringify(e.type)},"object":${text}}\n`)
+    }
     return b
+  }
+
+  const sendObject = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    q: URLSearchParams,
+    info: ResourceInfo,
+    code: number,
+    result: WriteResult,
+  ) => {
+    const o = result.object
+    if (wantsTable(req.headers.accept)) {
+      return json(res, code, asTable(info, [o], tableOpts(q, info, o.metadata.resourceVersion ?? '')), result.warnings)
+    }
+    jsonText(res, code, objectJson.get(o) ?? JSON.stringify(o), result.warnings)
+  }
+
+  /** Request metrics and the debug line, once the response is decided. */
+  const finish = (req: IncomingMessage, verb: string, resource: string, started: number, code: number) => {
+    metrics?.requests.inc({ verb, resource, code: String(code) })
+    if (verb !== 'watch') metrics?.latency.observe({ verb, resource }, (performance.now() - started) / 1000)
+    log.debug({ method: req.method, url: req.url, code }, 'request')
   }
 
   const watch = (
@@ -241,7 +278,7 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
     }
     if (sub === 'binding') {
       if (method !== 'POST') throw apiErrors.methodNotAllowed(`${method} is not supported on pods/binding`)
-      const body = parseObjectBody(await readBody(req), req.headers['content-type'])
+      const body = objectBody(await readBody(req), req)
       await api.update(info, ns, r.name as string, body, { ...writeOptions(q, undefined), subresource: 'binding' })
       return json(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 })
     }
@@ -250,8 +287,7 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
       if (method !== 'PUT' && method !== 'PATCH')
         throw apiErrors.methodNotAllowed(`${method} is not supported on scale`)
       const buf = await readBody(req)
-      const body =
-        method === 'PUT' ? parseObjectBody(buf, req.headers['content-type']) : parseJson(buf.toString('utf8'))
+      const body = method === 'PUT' ? objectBody(buf, req) : parseJson(buf.toString('utf8'))
       const out = await updateScale(
         api,
         info,
@@ -264,23 +300,11 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
       return json(res, 200, out)
     }
 
-    const sendObject = (code: number, result: WriteResult) => {
-      if (wantsTable(req.headers.accept)) {
-        return json(
-          res,
-          code,
-          asTable(info, [result.object], tableOpts(q, info, result.object.metadata.resourceVersion ?? '')),
-          result.warnings,
-        )
-      }
-      json(res, code, result.object, result.warnings)
-    }
-
     switch (method) {
       case 'GET': {
         if (r.name !== undefined) {
           const o = api.get(info, ns, r.name)
-          return sendObject(200, { object: o, warnings: [] })
+          return sendObject(req, res, q, info, 200, { object: o, warnings: [] })
         }
         if (q.get('watch') === 'true' || q.get('watch') === '1') return watch(req, res, info, ns, q)
         const l = api.list(info, ns, listOptions(q))
@@ -293,14 +317,14 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
       }
       case 'POST': {
         if (r.name !== undefined) throw apiErrors.methodNotAllowed(`POST is not supported on a named ${info.plural}`)
-        const body = parseObjectBody(await readBody(req), req.headers['content-type'])
-        return sendObject(201, await api.create(info, ns, body, writeOptions(q, undefined)))
+        const body = objectBody(await readBody(req), req)
+        return sendObject(req, res, q, info, 201, await api.create(info, ns, body, writeOptions(q, undefined)))
       }
       case 'PUT': {
         if (r.name === undefined)
           throw apiErrors.methodNotAllowed(`PUT is not supported on a ${info.plural} collection`)
-        const body = parseObjectBody(await readBody(req), req.headers['content-type'])
-        return sendObject(200, await api.update(info, ns, r.name, body, writeOptions(q, sub)))
+        const body = objectBody(await readBody(req), req)
+        return sendObject(req, res, q, info, 200, await api.update(info, ns, r.name, body, writeOptions(q, sub)))
       }
       case 'PATCH': {
         if (r.name === undefined)
@@ -309,13 +333,13 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
         const buf = await readBody(req)
         if (!buf.length) throw apiErrors.badRequest('the request body is empty')
         const body = parseJson(buf.toString('utf8'))
-        return sendObject(200, await api.patch(info, ns, r.name, type, body, writeOptions(q, sub)))
+        return sendObject(req, res, q, info, 200, await api.patch(info, ns, r.name, type, body, writeOptions(q, sub)))
       }
       case 'DELETE': {
         const buf = await readBody(req)
         const opts: DeleteOptions = {}
         if (buf.length) {
-          const b = parseJson(buf.toString('utf8'))
+          const b = parseOptionsBody(buf, req.headers['content-type'], protobuf)
           if (isRecord(b)) {
             if (isRecord(b['preconditions'])) {
               const p = b['preconditions']
@@ -397,7 +421,7 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
 
   return (req, res) => {
     const started = performance.now()
-    const url = new URL(req.url ?? '/', 'http://apiserver')
+    const url = splitTarget(req.url ?? '/')
     let rt: Route
     try {
       rt = parseRoute(url.pathname)
@@ -407,15 +431,9 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
     const verb = rt.type === 'resource' ? verbOf(req.method ?? 'GET', rt, url.searchParams) : 'other'
     const resourceLabel =
       rt.type === 'resource' ? (rt.subresource ? `${rt.plural}/${rt.subresource}` : rt.plural) : rt.type
-    const done = (code: number) => {
-      metrics?.requests.inc({ verb, resource: resourceLabel, code: String(code) })
-      if (verb !== 'watch')
-        metrics?.latency.observe({ verb, resource: resourceLabel }, (performance.now() - started) / 1000)
-      log.debug({ method: req.method, url: req.url, code }, 'request')
-    }
     route(req, res, rt, url.searchParams).then(
-      () => done(res.statusCode),
-      (e: unknown) => done(sendError(res, e)),
+      () => finish(req, verb, resourceLabel, started, res.statusCode),
+      (e: unknown) => finish(req, verb, resourceLabel, started, sendError(res, e)),
     )
   }
 }

@@ -1,5 +1,11 @@
 import type { Clock, Logger, Rng } from '@calilab/kit'
-import { apiVersionOf, applyDefaults, builtinResources, type KubeObject, type ResourceInfo } from '@calilab/model'
+import {
+  apiVersionOf,
+  applyDefaultsInPlace,
+  builtinResources,
+  type KubeObject,
+  type ResourceInfo,
+} from '@calilab/model'
 import type {
   Api,
   DeleteOptions,
@@ -258,7 +264,8 @@ export function createApi(init: ApiInit): ServiceApi {
     const warnings = validate(r, o0, undefined, opts)
     let o: KubeObject
     try {
-      o = applyDefaults(r, o0)
+      // o0 is asObject's private copy: defaults go into it.
+      o = applyDefaultsInPlace(r, o0)
     } catch (e) {
       throw apiErrors.badRequest(`invalid object: ${e instanceof Error ? e.message : String(e)}`)
     }
@@ -342,13 +349,13 @@ export function createApi(init: ApiInit): ServiceApi {
       if (!isKind(r, '', 'namespaces')) throw apiErrors.noRoute()
       next = withFinalizers(r, old, incoming)
     } else {
-      const cand = clone(incoming)
-      cand.metadata = {
-        ...cand.metadata,
-        name,
-        uid: old.metadata.uid as string,
-        creationTimestamp: old.metadata.creationTimestamp as string,
-      }
+      // incoming is asObject's private copy (JSON semantics): it becomes the candidate as it is.
+      const cand = incoming
+      cand.metadata = { ...cand.metadata, name }
+      if (old.metadata.uid !== undefined) cand.metadata.uid = old.metadata.uid
+      else delete cand.metadata.uid
+      if (old.metadata.creationTimestamp !== undefined) cand.metadata.creationTimestamp = old.metadata.creationTimestamp
+      else delete cand.metadata.creationTimestamp
       if (r.namespaced) cand.metadata.namespace = ns as string
       else delete cand.metadata.namespace
       if (old.metadata.deletionTimestamp) cand.metadata.deletionTimestamp = old.metadata.deletionTimestamp
@@ -358,7 +365,7 @@ export function createApi(init: ApiInit): ServiceApi {
       }
       warnings = validate(r, cand, old, opts)
       try {
-        next = applyDefaults(r, cand)
+        next = applyDefaultsInPlace(r, cand)
       } catch (e) {
         throw apiErrors.badRequest(`invalid object: ${e instanceof Error ? e.message : String(e)}`)
       }
@@ -394,17 +401,19 @@ export function createApi(init: ApiInit): ServiceApi {
       throw apiErrors.unsupportedMediaType('server-side apply (application/apply-patch+yaml) is not supported')
     for (let attempt = 0; ; attempt++) {
       const cur = get(r, namespace, name)
+      // None of the three modifies its target (the stored object); what they return may share
+      // parts with it and with the body until update's asObject takes its private copy.
       let patched: unknown
       try {
         if (type === 'json') {
           if (!Array.isArray(body)) throw apiErrors.badRequest('json patch must be a JSON array of operations')
-          patched = jsonPatch(clone(cur), body)
+          patched = jsonPatch(cur, body)
         } else if (type === 'merge' || !r.modeled) {
           if (!isRecord(body)) throw apiErrors.badRequest('merge patch must be a JSON object')
-          patched = jsonMergePatch(clone(cur), body)
+          patched = jsonMergePatch(cur, body)
         } else {
           if (!isRecord(body)) throw apiErrors.badRequest('strategic merge patch must be a JSON object')
-          patched = strategicMergePatch(clone(cur), body, { group: r.group, kind: r.kind })
+          patched = strategicMergePatch(cur, body, { group: r.group, kind: r.kind })
         }
       } catch (e) {
         if (e instanceof ApiError) throw e

@@ -1,12 +1,13 @@
 import { type FieldError, formatFieldError, type KubeObject, type ResourceInfo, validateObject } from '@calilab/model'
 import type { WriteOptions } from '../../api.ts'
-import { deepEqual } from '../../core/index.ts'
+import { deepEqual, jsonClone } from '../../core/index.ts'
 import { apiErrors } from '../../core/status.ts'
 
 /** Small helpers the service layer uses to shape and check objects. */
 
+/** A private deep copy of a JSON value (JSON semantics: members that are undefined are dropped). */
 export function clone<T>(v: T): T {
-  return structuredClone(v)
+  return jsonClone(v)
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {
