@@ -47,7 +47,7 @@ const STEPS: Step[] = [
       (t, o) => {
         t.same((o as Any).data, { pw: b64('s3cr3t') })
         // kubectl sends type ""; a real API server then defaults it to Opaque.
-        t.ok([undefined, 'Opaque'].includes((o as Any).type))
+        t.equal((o as Any).type, 'Opaque')
       },
     ],
   },

@@ -118,6 +118,11 @@ export function createApi(init: ApiInit): ServiceApi {
       if (st['phase'] === undefined) o.status = { ...st, phase: 'Pending' }
       return undefined
     }
+    if (isKind(r, '', 'secrets') && (o['type'] === undefined || o['type'] === '')) {
+      // As the real API server's defaulting: a secret without a type is Opaque.
+      o['type'] = 'Opaque'
+      return undefined
+    }
     if (isKind(r, '', 'services')) {
       if (!isRecord(o.spec)) o.spec = {}
       const si = svcInfo() as ResourceInfo
