@@ -10,6 +10,7 @@ import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { RawHttpPool } from './fixtures/typha-writer.ts'
 import { startReady } from './proc.ts'
 import type { BenchResult } from './report.ts'
 
@@ -48,11 +49,13 @@ async function writeLoad(
 ): Promise<{ ok: number; failed: number; ms: number }> {
   let ok = 0
   let failed = 0
+  // One keep-alive connection per client, one request in flight on each (the requests node:http
+  // would send, for less client CPU on the 2 cores the server shares: bench/fixtures/typha-writer.ts).
+  const pool = new RawHttpPool(port, clients)
   const start = performance.now()
   const end = start + durationMs
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
       let i = 0
       while (performance.now() < end) {
         const body = JSON.stringify({
@@ -61,13 +64,13 @@ async function writeLoad(
           metadata: { name: `${tag}-${c}-${i++}`, namespace: ns },
           data: { k: 'v'.repeat(64) },
         })
-        const code = await post(agent, port, `/api/v1/namespaces/${ns}/configmaps`, body)
+        const code = await pool.request('POST', `/api/v1/namespaces/${ns}/configmaps`, 'application/json', body)
         if (code === 201) ok++
         else failed++
       }
-      agent.destroy()
     }),
   )
+  pool.close()
   return { ok, failed, ms: performance.now() - start }
 }
 
