@@ -15,7 +15,7 @@ import type { ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import { type Checked, Fleet, referenceView } from './fixtures/typha-fleet.ts'
-import { bulk, GNS_PATH, SETS, writeLoad } from './fixtures/typha-writer.ts'
+import { bulk, createBenchSets, SETS, writeLoad } from './fixtures/typha-writer.ts'
 import { cpuSeconds, startReady } from './proc.ts'
 import { type BenchResult, type BenchRow, percentile } from './report.ts'
 
@@ -440,17 +440,7 @@ export async function benchTypha(): Promise<BenchResult> {
   let typhas: Typha[] = []
   let snap: SnapshotRun | undefined
   try {
-    const created = await bulk(api.port, SETS, 8, (i) => ({
-      method: 'POST',
-      path: GNS_PATH,
-      body: {
-        apiVersion: 'projectcalico.org/v3',
-        kind: 'GlobalNetworkSet',
-        metadata: { name: `bench-${i}`, labels: { bench: 'true' } },
-        spec: { nets: [`10.${i >> 8}.${i & 255}.0/24`] },
-      },
-    }))
-    if (created !== SETS) throw new Error(`created ${created} of ${SETS} GlobalNetworkSets`)
+    await createBenchSets(api.port)
 
     if (!SKIP.has('direct')) {
       for (const n of NS) {
