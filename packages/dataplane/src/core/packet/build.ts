@@ -2,6 +2,7 @@
  * Packet builders: each returns a fresh Uint8Array holding one complete IPv4 packet with valid
  * header, TCP/UDP (pseudo-header) and ICMP checksums.
  */
+import { allocPacket } from './alloc.ts'
 import { wr16, wr32 } from './bytes.ts'
 import { checksum, pseudoHeaderSum } from './checksum.ts'
 import {
@@ -101,7 +102,7 @@ export function buildTcp(f: TcpFields): Uint8Array {
   const payload = f.payload ?? EMPTY
   const thl = TCP_HEADER_LEN + optLen
   const total = IPV4_HEADER_LEN + thl + payload.length
-  const b = new Uint8Array(total)
+  const b = allocPacket(total)
   writeIPv4Header(b, 0, f, IPPROTO_TCP, total)
   const t = IPV4_HEADER_LEN
   wr16(b, t, f.sport)
@@ -130,7 +131,7 @@ export function buildUdp(f: UdpFields): Uint8Array {
   const payload = f.payload ?? EMPTY
   const ulen = UDP_HEADER_LEN + payload.length
   const total = IPV4_HEADER_LEN + ulen
-  const b = new Uint8Array(total)
+  const b = allocPacket(total)
   writeIPv4Header(b, 0, f, IPPROTO_UDP, total)
   const u = IPV4_HEADER_LEN
   wr16(b, u, f.sport)
@@ -156,7 +157,7 @@ export function buildIcmpEcho(f: IcmpEchoFields): Uint8Array {
   const payload = f.payload ?? EMPTY
   const ilen = ICMP_HEADER_LEN + payload.length
   const total = IPV4_HEADER_LEN + ilen
-  const b = new Uint8Array(total)
+  const b = allocPacket(total)
   writeIPv4Header(b, 0, f, IPPROTO_ICMP, total)
   const i = IPV4_HEADER_LEN
   b[i] = f.kind === 'request' ? ICMP_ECHO_REQUEST : ICMP_ECHO_REPLY
@@ -184,7 +185,7 @@ export function buildIcmpError(f: IcmpErrorFields): Uint8Array {
   const quoteLen = Math.min(o.length, ihl + 8)
   const ilen = ICMP_HEADER_LEN + quoteLen
   const total = IPV4_HEADER_LEN + ilen
-  const b = new Uint8Array(total)
+  const b = allocPacket(total)
   // ICMP errors are sent without DF by Linux.
   writeIPv4Header(b, 0, { ...f, df: f.df ?? false }, IPPROTO_ICMP, total)
   const i = IPV4_HEADER_LEN

@@ -3,6 +3,7 @@
  * outer IPv4 + UDP 4789 + 8-byte VXLAN header with the I flag and a 24-bit VNI + inner Ethernet).
  */
 
+import { allocPacket } from './alloc.ts'
 import { type IpFields, writeIPv4Header } from './build.ts'
 import { rd16, rd32, wr16, wr32 } from './bytes.ts'
 import { checksum, pseudoHeaderSum } from './checksum.ts'
@@ -22,7 +23,7 @@ import {
 /** Wraps `inner` (a whole IPv4 packet) in an outer IPv4 header with protocol 4. */
 export function encapIpip(outer: IpFields, inner: Uint8Array): Uint8Array {
   const total = IPV4_HEADER_LEN + inner.length
-  const b = new Uint8Array(total)
+  const b = allocPacket(total)
   // The outer TTL defaults to the inner one as Linux's ipip does with `ttl inherit`.
   writeIPv4Header(
     b,
@@ -86,7 +87,7 @@ export interface VxlanFields extends IpFields {
 export function encapVxlan(f: VxlanFields, inner: Uint8Array): Uint8Array {
   const udpLen = UDP_HEADER_LEN + VXLAN_HEADER_LEN + ETH_HEADER_LEN + inner.length
   const total = IPV4_HEADER_LEN + udpLen
-  const b = new Uint8Array(total)
+  const b = allocPacket(total)
   writeIPv4Header(b, 0, { ...f, df: f.df ?? false }, IPPROTO_UDP, total)
   const u = IPV4_HEADER_LEN
   wr16(b, u, f.sport)

@@ -1,3 +1,4 @@
+export * from './alloc.ts'
 export * from './build.ts'
 export * from './bytes.ts'
 export * from './checksum.ts'
