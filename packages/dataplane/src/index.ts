@@ -1,3 +1,4 @@
+export * from './core/bpf/index.ts'
 export * from './core/conntrack/index.ts'
 export * from './core/netfilter/index.ts'
 export * from './core/packet/index.ts'

@@ -1,14 +1,18 @@
 import { createLogger, readyLine, systemClock, systemRng } from '@calilab/kit'
+import { createKubeClient } from '@calilab/proto'
 import { ftpBanner } from './apps/apps.ts'
 import { BGP_ANNOTATION, NodeBgp, parseBgpEndpoints } from './bgp/node-bgp.ts'
+import { NodeBpf, withBpfPrograms } from './dataplane/bpf.ts'
 import { UNDERLAY_ANNOTATION } from './dataplane/desired.ts'
 import { NodeDataplane } from './dataplane/driver.ts'
+import { WireguardManager } from './dataplane/wireguard.ts'
 import { type FelixAgent, type FelixSource, startFelix } from './felix/agent.ts'
 import { felixHttpRoutes } from './felix/http-routes.ts'
 import { startPolicyManager } from './felix/policy-manager.ts'
 import { connectDirect } from './io/syncer/direct-client.ts'
 import type { SyncerClient } from './io/syncer/types.ts'
 import { connectTypha } from './io/syncer/typha-client.ts'
+import { IpamShell } from './ipam/shell.ts'
 import { startNode } from './kubelet/agent.ts'
 
 /**
@@ -108,6 +112,25 @@ export async function runNode(argv: string[]): Promise<{
   await bgp?.start()
   // Felix's policy side programs the node's root netns; kube-proxy's chains there are left alone.
   const policy = startPolicyManager({ nodeName, netns: dp.host.root, log, clock })
+  // Felix's eBPF mode (FelixConfiguration bpfEnabled): tc programs and NAT maps for services.
+  const bpf = new NodeBpf({
+    host: dp.host,
+    nodeName,
+    nodeIp: need('ip'),
+    clock,
+    log,
+    setKubeProxy: (on) => dp.setKubeProxyActive(on),
+  })
+  // WireGuard (Felix's manager + calico-node's tunnel address): fed by both syncers (blocks come from BGP's).
+  const wgClient = createKubeClient({ server: apiServer, userAgent: `calilab-node/${nodeName}` })
+  const wg = new WireguardManager({
+    nodeName,
+    netns: dp.host.root,
+    client: wgClient,
+    ipam: new IpamShell({ client: wgClient, node: nodeName, log, clock }),
+    log,
+    clock,
+  })
   const felix: FelixAgent = startFelix({
     nodeName,
     source,
@@ -117,6 +140,8 @@ export async function runNode(argv: string[]): Promise<{
     onUpdates: (u) => {
       dp.onUpdates(u)
       policy.onUpdates(u)
+      bpf.onUpdates(u)
+      wg.onUpdates(u)
     },
     onInSync: () => policy.onInSync(),
   })
@@ -133,6 +158,7 @@ export async function runNode(argv: string[]): Promise<{
     onUpdates: (u: Parameters<typeof dp.onUpdates>[0]) => {
       dp.onUpdates(u)
       bgp?.onUpdates(u)
+      wg.onUpdates(u)
     },
     onInSync: () => {},
   }
@@ -153,17 +179,19 @@ export async function runNode(argv: string[]): Promise<{
     statusRoutes: {
       '/felix/status': () => felix.status(),
       '/dataplane/status': () => dp.status(),
+      '/bpf/status': () => bpf.status(),
+      '/wireguard/status': () => ({ ...wg.status(), device: dp.host.root.wireguardStatus(wg.status().iface) ?? null }),
       ...(bgp ? { '/bgp/status': () => bgp.status() } : {}),
       ...felixHttpRoutes({ host: dp.host, policy }),
     },
     services: () => dp.serviceList(),
-    podNetwork: dp,
+    podNetwork: withBpfPrograms(dp, bpf),
     execNetns: dp.execNetns,
     annotations: {
       ...(dp.underlayAddress ? { [UNDERLAY_ANNOTATION]: dp.underlayAddress } : {}),
       ...(bgp?.address ? { [BGP_ANNOTATION]: bgp.address } : {}),
     },
-    ...(bgp ? { hostTools: bgp.tools() } : {}),
+    hostTools: { ...(bgp?.tools() ?? {}), wg: wg.tool(), 'calico-node': bpf.tool() },
     apiServer,
     nodeName,
     nodeIP: need('ip'),
@@ -186,6 +214,9 @@ export async function runNode(argv: string[]): Promise<{
       bgpSyncer.close()
       ftp.stop()
       policy.close()
+      bpf.close()
+      wg.close()
+      wgClient.close()
       await node.close()
       await bgp?.close()
       await dp.close()

@@ -7,7 +7,7 @@
  * For each packet:
  *   1. a lean parse (TCP without SYN/FIN/RST, or UDP; no fragments) and a conntrack lookup in the
  *      kernel's own table: no entry, a TCP flow not ESTABLISHED, a UDP flow without a reply, a
- *      caller's trace, a tap on the ingress link -> the full pipeline, untouched;
+ *      caller's trace, a tap or a tc program on the ingress link -> the full pipeline, untouched;
  *   2. the flow direction must be "learned" in the current table generation: its first packet runs
  *      the full pipeline with a trace, and the rules and chain policies it matched in this
  *      namespace (exactly the counters the traversal bumped) are kept for that conntrack tuple; a
@@ -187,7 +187,8 @@ export class LiveFastPath {
       if (totalLen - ihl < 20 || pkt[ihl + 13]! & 0x07) return undefined
     } else if (proto !== 17 || totalLen - ihl < 8) return undefined
     const link = this.ns.linkMap.get(dev)
-    if (link === undefined || !link.up || link.taps.length > 0) return undefined
+    // A tap sees every packet; a tc program (eBPF mode) decides the packet's path itself.
+    if (link === undefined || !link.up || link.taps.length > 0 || link.tc !== undefined) return undefined
     const src = ((pkt[12]! << 24) | (pkt[13]! << 16) | (pkt[14]! << 8) | pkt[15]!) >>> 0
     const dst = ((pkt[16]! << 24) | (pkt[17]! << 16) | (pkt[18]! << 8) | pkt[19]!) >>> 0
     const sport = (pkt[ihl]! << 8) | pkt[ihl + 1]!

@@ -11,7 +11,12 @@ export function snapshotOf(ns: NetnsImpl, now: number, version: number): Snapsho
 
 /** Routes and local addresses only (the live node takes flows from the kernel's conntrack itself). */
 export function tablesSnapshot(ns: NetnsImpl, version: number): Snapshot {
-  const routes = ns.routes.list({ table: 'main' }).map((r) => ({
+  // Policy-routing tables (WireGuard's) come first: the fast path keeps the first route per prefix.
+  const tables = [
+    ...ns.routes.rules().map((r) => ns.routes.list({ table: r.table })),
+    ns.routes.list({ table: 'main' }),
+  ]
+  const routes = tables.flat().map((r) => ({
     dst: r.dst,
     prefix: r.prefix,
     type: r.type,

@@ -13,6 +13,7 @@
 import type { Clock, Rng } from '@calilab/kit'
 import type { Conntrack } from '../core/conntrack/index.ts'
 import type { IpSetStore, Netfilter, TraceStep } from '../core/netfilter/index.ts'
+import type { TcProgram } from './tc.ts'
 
 // ---------------------------------------------------------------------------------------------
 // Links
@@ -40,6 +41,8 @@ export interface LinkInfo {
   readonly proxyArp: boolean
   /** vxlan: VNI, local VTEP address, UDP port. */
   readonly vxlan?: { readonly vni: number; readonly local: number; readonly port: number }
+  /** tc programs attached (eBPF dataplane; Netns.setTc). */
+  readonly tc?: TcProgram | undefined
 }
 
 export interface AddLinkOptions {
@@ -154,6 +157,26 @@ export interface RouteApi {
   lookup(dst: number, flowHash?: number): RouteLookup | undefined
   /** Change events (add/del; a replace is del+add). Returns an unsubscribe function. */
   subscribe(fn: (e: RouteEvent) => void): () => void
+  /** `ip rule add`: policy routing reduced to tables looked up before main (see PolicyRule). */
+  addRule(r: PolicyRule): RouteResult
+  delRule(r: Pick<PolicyRule, 'priority' | 'table'>): RouteResult
+  rules(): PolicyRule[]
+}
+
+/**
+ * An `ip rule` beyond the kernel's three (local 0, main 32766, default 32767). Every lookup
+ * consults the rules' tables in priority order after `local` and before `main`; a table with no
+ * match falls through. The fwmark selector is kept for `ip rule` output but not evaluated (the
+ * only rule calilab adds, WireGuard's, excludes already-encrypted packets, which in the emulation
+ * are never routed through that table: their destination is a node IP, not a pod block).
+ */
+export interface PolicyRule {
+  priority: number
+  table: number
+  /** `not from all fwmark MARK/MASK lookup TABLE` when `not` is set. */
+  fwmark?: number
+  fwmask?: number
+  not?: boolean
 }
 
 export interface RouteLookup {
@@ -181,6 +204,11 @@ export type DropReason =
   | 'NO_NEIGHBOUR'
   | 'CT_FULL'
   | 'NO_UNDERLAY'
+  /** A tc program (eBPF dataplane) dropped it. */
+  | 'TC_DROP'
+  /** WireGuard: no peer for the destination, or a message that does not authenticate. */
+  | 'WG_NO_PEER'
+  | 'WG_AUTH'
 
 /** One step of a packet's walk, in order, across namespaces. */
 export type PacketTraceStep =
@@ -190,8 +218,8 @@ export type PacketTraceStep =
   | { kind: 'conntrack'; ns: string; state: string; nat?: string }
   | { kind: 'route'; ns: string; decision: 'local' | 'forward' | 'drop'; dev?: string; via?: number; route?: string }
   | { kind: 'tx'; ns: string; dev: string; summary: string }
-  | { kind: 'encap'; ns: string; dev: string; outerSrc: number; outerDst: number; mode: 'ipip' | 'vxlan' }
-  | { kind: 'decap'; ns: string; dev: string; mode: 'ipip' | 'vxlan' }
+  | { kind: 'encap'; ns: string; dev: string; outerSrc: number; outerDst: number; mode: 'ipip' | 'vxlan' | 'wireguard' }
+  | { kind: 'decap'; ns: string; dev: string; mode: 'ipip' | 'vxlan' | 'wireguard' }
   | { kind: 'underlay'; ns: string; nextHop: number }
   | { kind: 'deliver'; ns: string; proto: number; port: number; socket: boolean }
   | { kind: 'drop'; ns: string; reason: DropReason; detail?: string }
@@ -372,8 +400,16 @@ export interface Netns extends SocketApi {
   isLocal(ip: number): boolean
 
   /** VXLAN FDB: remote VTEP address (a route's gateway on vxlan.calico) -> underlay node IP. */
+  /** Attaches (or with undefined detaches) tc programs on link `dev`; false when there is no such link. */
+  setTc(dev: string, prog: TcProgram | undefined): boolean
+
   setVxlanPeer(vtepIp: number, nodeIp: number): void
   delVxlanPeer(vtepIp: number): void
+
+  /** WireGuard device state of a `wireguard` link (`wg set`); undefined removes it. ENODEV-like throw when not such a link. */
+  setWireguard(dev: string, cfg: WireguardConfig | undefined): void
+  /** `wg show DEV`; undefined when the link has no WireGuard state. */
+  wireguardStatus(dev: string): WireguardStatus | undefined
 
   // pipeline
   /** A packet arrives on link `dev` (from a veth peer, or the underlay on eth0). */
@@ -423,4 +459,44 @@ export interface Host {
    * resolves across the pair. Returns both ends.
    */
   addVethPair(hostNs: Netns, hostName: string, podNs: Netns, podName: string): { host: LinkInfo; pod: LinkInfo }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WireGuard (kernel/wireguard.ts)
+
+export interface WireguardPeerConfig {
+  /** Base64 X25519 public key. */
+  publicKey: string
+  /** Underlay address of the peer (its node IP) and UDP port (default: this device's port). */
+  endpoint: number
+  endpointPort?: number
+  /** Inner sources accepted from and destinations sent to this peer. */
+  allowedIps: { ip: number; prefix: number }[]
+}
+
+export interface WireguardConfig {
+  /** Base64 X25519 private key. */
+  privateKey: string
+  /** UDP listen port (default 51820). */
+  listenPort?: number
+  fwmark?: number
+  peers: WireguardPeerConfig[]
+}
+
+export interface WireguardStatus {
+  dev: string
+  publicKey: string
+  listenPort: number
+  fwmark: number
+  /** Messages dropped: tag did not verify, unknown receiver index, replays, source outside allowed IPs, no peer. */
+  drops: { auth: number; unknownPeer: number; replay: number; notAllowed: number; noPeer: number }
+  peers: {
+    publicKey: string
+    endpoint: string
+    allowedIps: string[]
+    rxBytes: number
+    txBytes: number
+    rxPackets: number
+    txPackets: number
+  }[]
 }

@@ -87,6 +87,7 @@ export function runIp(ns: NetnsImpl, argv: readonly string[]): CmdResult {
   if (LINK_WORDS.includes(obj)) return showLinks(ns, rest, false)
   if (ROUTE_WORDS.includes(obj)) return route(ns, rest)
   if (NEIGH_WORDS.includes(obj)) return ok('')
+  if (obj === 'rule' || obj === 'ru') return ok(ruleLines(ns))
   if (obj === '') return fail('Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }', 255)
   return fail(`Object "${obj}" is unknown, try "ip help".`, 255)
 }
@@ -144,9 +145,23 @@ function route(ns: NetnsImpl, rest: string[]): CmdResult {
   }
   if (cmd !== 'show' && cmd !== 'list' && cmd !== 'ls')
     return fail(`Command "${cmd}" is unknown, try "ip route help".`, 255)
-  let table: 'main' | 'local' | 'all' = 'main'
+  let table: 'main' | 'local' | 'all' | number = 'main'
   const w = rest.slice(1)
   for (let i = 0; i < w.length; i++) if (w[i] === 'table') table = (w[++i] as 'main' | 'local' | 'all') ?? 'main'
+  const num = String(table)
+  if (/^\d+$/.test(num)) table = num === '254' ? 'main' : num === '255' ? 'local' : Number(num)
   const routes = ns.routes.list({ table })
   return ok(routes.map((r) => `${formatRoute(r, { showTable: table !== 'main' })}\n`).join(''))
+}
+
+/** `ip rule`: the kernel's three rules and the ones added (routes.ts PolicyRule). */
+function ruleLines(ns: NetnsImpl): string {
+  const lines = [{ p: 0, t: 'from all lookup local' }]
+  for (const r of ns.routes.rules()) {
+    const mark =
+      r.fwmark === undefined ? '' : `fwmark 0x${r.fwmark.toString(16)}/0x${(r.fwmask ?? 0xffffffff).toString(16)} `
+    lines.push({ p: r.priority, t: `${r.not ? 'not ' : ''}from all ${mark}lookup ${r.table}` })
+  }
+  lines.push({ p: 32766, t: 'from all lookup main' }, { p: 32767, t: 'from all lookup default' })
+  return lines.map((l) => `${l.p}:\t${l.t}\n`).join('')
 }

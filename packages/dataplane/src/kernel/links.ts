@@ -2,6 +2,8 @@
 
 import type { PacketFilter } from '../core/packet/index.ts'
 import type { AddrInfo, AddrScope, LinkInfo, LinkKind, OperState, Tap } from './api.ts'
+import type { TcProgram } from './tc.ts'
+import type { WireguardDevice } from './wireguard.ts'
 
 export interface TapEntry extends Tap {
   filter: PacketFilter | undefined
@@ -21,9 +23,16 @@ export class Link implements LinkInfo {
   linkNetnsid?: number
   proxyArp = false
   vxlan?: { vni: number; local: number; port: number }
+  /** wireguard: keys and peers (`wg set`); absent until configured. */
+  wireguard?: WireguardDevice
   /** veth: the peer (namespace name + link name), resolved by the host at transmit. */
   peer: { ns: string; dev: string } | undefined = undefined
   taps: TapEntry[] = []
+  /** tc programs (the eBPF dataplane); undefined: none attached. */
+  tc: TcProgram | undefined = undefined
+  /** The packet a program passed on, while it walks the stack again (its taps and the program skip it). */
+  tcSkipIn: Uint8Array | undefined = undefined
+  tcSkipOut: Uint8Array | undefined = undefined
 
   constructor(ifindex: number, name: string, kind: LinkKind, mtu: number, mac: string) {
     this.ifindex = ifindex

@@ -27,12 +27,16 @@ import type {
   TcpConnectOptions,
   TcpListener,
   UdpSocket,
+  WireguardConfig,
+  WireguardStatus,
 } from './api.ts'
 import type { HostImpl } from './host.ts'
 import { runIp } from './ip-cmd.ts'
 import { Addr, DEFAULT_MTU, Link, type TapEntry } from './links.ts'
 import { Pipeline } from './pipeline.ts'
 import { RouteTables } from './routes.ts'
+import type { TcProgram } from './tc.ts'
+import { WireguardDevice } from './wireguard.ts'
 
 export class NetnsImpl implements Netns {
   readonly name: string
@@ -245,6 +249,32 @@ export class NetnsImpl implements Netns {
   delVxlanPeer(vtepIp: number): void {
     this.vxlanPeers.delete(vtepIp >>> 0)
     this.routes.version++
+  }
+
+  setWireguard(dev: string, cfg: WireguardConfig | undefined): void {
+    const l = this.must(dev)
+    if (l.kind !== 'wireguard') throw new Error(`Unable to access interface: Protocol not supported (${dev})`)
+    if (cfg === undefined) delete l.wireguard
+    else {
+      l.wireguard ??= new WireguardDevice(dev, {
+        nodeIp: () => this.host.nodeIp,
+        deliver: (inner, d, trace) => this.pipeline.receive(inner, d, trace),
+        underlayOut: (outer, nh, trace) => this.pipeline.underlayOut(outer, nh, trace),
+      })
+      l.wireguard.configure(cfg)
+    }
+    this.routes.version++
+  }
+
+  wireguardStatus(dev: string): WireguardStatus | undefined {
+    return this.linkMap.get(dev)?.wireguard?.status()
+  }
+
+  setTc(dev: string, prog: TcProgram | undefined): boolean {
+    const l = this.linkMap.get(dev)
+    if (l === undefined) return false
+    l.tc = prog
+    return true
   }
 
   // ------------------------------------------------------------------ pipeline

@@ -26,6 +26,7 @@ import {
 import {
   buildIcmpError,
   buildTimeExceeded,
+  copyPacket,
   decapIpip,
   decrementTtl,
   encapIpip,
@@ -69,6 +70,7 @@ import {
   routeStep,
   summary,
 } from './pipeline-util.ts'
+import { tcEgress, tcIngress } from './tc.ts'
 
 interface Ctx {
   v: PacketView
@@ -161,7 +163,8 @@ export class Pipeline {
     if (!link?.up) return this.drop(trace, 'LINK_DOWN', dev)
     const v = c.v
     if (parsePacket(pkt, v) !== 'ok') return this.drop(trace, 'PARSE_ERROR')
-    if (link.taps.length) this.tapOut(link, v, pkt, 'in')
+    if (link.taps.length && link.tcSkipIn !== pkt) this.tapOut(link, v, pkt, 'in')
+    if (link.tc !== undefined && link.tcSkipIn !== pkt) return tcIngress(this, ns.name, link, pkt, dev, trace)
     trace?.push({ kind: 'rx', ns: ns.name, dev, summary: summary(v) })
     // Tunnel endpoints: decapsulate packets addressed to this namespace.
     if (ns.isLocal(v.dst)) {
@@ -170,15 +173,17 @@ export class Pipeline {
         const inner = tun && decapIpip(pkt)
         if (tun && inner) {
           trace?.push({ kind: 'decap', ns: ns.name, dev: tun.name, mode: 'ipip' })
-          return this.receive(inner.slice(), tun.name, trace)
+          return this.receive(copyPacket(inner), tun.name, trace)
         }
       } else if (v.proto === IPPROTO_UDP && v.hasL4) {
+        const wg = this.findKind('wireguard')?.wireguard
+        if (wg?.port === v.dport) return wg.receive(pkt, v, trace, ns.name) ?? this.drop(trace, 'WG_AUTH', wg.dev)
         const vx = this.findKind('vxlan')
         if (vx?.vxlan && v.dport === vx.vxlan.port) {
           const p = parseVxlan(pkt, 0, vx.vxlan.port)
           if (p && p.vni === vx.vxlan.vni) {
             trace?.push({ kind: 'decap', ns: ns.name, dev: vx.name, mode: 'vxlan' })
-            return this.receive(pkt.slice(p.innerOff, p.innerOff + p.innerLen), vx.name, trace)
+            return this.receive(copyPacket(pkt, p.innerOff, p.innerOff + p.innerLen), vx.name, trace)
           }
         }
       }
@@ -346,6 +351,7 @@ export class Pipeline {
       }
       parsePacket(pkt, v)
     }
+    if (l.tc !== undefined && l.tcSkipOut !== pkt) return tcEgress(this, ns.name, l, pkt, dev, via, trace, v)
     if (l.taps.length) this.tapOut(l, v, pkt, 'out')
     trace?.push({ kind: 'tx', ns: ns.name, dev, summary: summary(v) })
     switch (l.kind) {
@@ -395,13 +401,15 @@ export class Pipeline {
         trace?.push({ kind: 'encap', ns: ns.name, dev, outerSrc: x.local, outerDst: nh, mode: 'vxlan' })
         return this.underlayOut(outer, nh, trace)
       }
+      case 'wireguard':
+        return l.wireguard?.transmit(pkt, v, trace, ns.name) ?? this.drop(trace, 'WG_NO_PEER', dev)
       default:
         return this.drop(trace, 'NO_NEIGHBOUR', dev)
     }
   }
 
   /** An encapsulated packet leaves through the link that routes to the outer destination (eth0). */
-  private underlayOut(outer: Uint8Array, nh: number, trace?: PacketTraceStep[]): PacketOutcome {
+  underlayOut(outer: Uint8Array, nh: number, trace?: PacketTraceStep[]): PacketOutcome {
     const ns = this.ns
     const r = ns.routes.lookup(nh)
     const dev = r && ns.linkMap.get(r.dev)?.kind === 'ethernet' ? r.dev : 'eth0'

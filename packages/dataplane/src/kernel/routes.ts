@@ -6,6 +6,7 @@
 import { formatIPv4, prefixMask } from '@calilab/model'
 import type { PacketView } from '../core/packet/index.ts'
 import type {
+  PolicyRule,
   Route,
   RouteApi,
   RouteEvent,
@@ -140,6 +141,9 @@ export class RouteTables implements RouteApi {
   private readonly cacheAns: (RouteLookup | undefined)[] = new Array(ROUTE_CACHE).fill(undefined)
   private cacheVersion = -1
   private readonly env: RouteEnv
+  /** `ip rule`s beyond the defaults, by priority, and their tables (looked up between local and main). */
+  private ruleList: PolicyRule[] = []
+  private ruleTables: number[] = []
 
   constructor(env: RouteEnv) {
     this.env = env
@@ -273,7 +277,7 @@ export class RouteTables implements RouteApi {
     }
     const k = (dst ^ (dst >>> 8) ^ (dst >>> 16)) & (ROUTE_CACHE - 1)
     if (this.cacheDst[k] === dst) return this.cacheAns[k]
-    const r = this.tables.get(255)?.match(dst) ?? this.tables.get(254)?.match(dst)
+    const r = this.tables.get(255)?.match(dst) ?? this.ruleMatch(dst) ?? this.tables.get(254)?.match(dst)
     if (!r) return undefined
     if (r.nexthops.length > 1) return answer(r, flowHash(v))
     const ans = answer(r, 0)
@@ -283,8 +287,39 @@ export class RouteTables implements RouteApi {
   }
 
   lookup(dst: number, hash = 0): RouteLookup | undefined {
-    const r = this.tables.get(255)?.match(dst) ?? this.tables.get(254)?.match(dst)
+    const r = this.tables.get(255)?.match(dst) ?? this.ruleMatch(dst) ?? this.tables.get(254)?.match(dst)
     return r && answer(r, hash)
+  }
+
+  private ruleMatch(dst: number): Route | undefined {
+    const ts = this.ruleTables
+    for (let i = 0; i < ts.length; i++) {
+      const r = this.tables.get(ts[i]!)?.match(dst)
+      if (r !== undefined) return r
+    }
+    return undefined
+  }
+
+  addRule(r: PolicyRule): RouteResult {
+    if (this.ruleList.some((x) => x.priority === r.priority && x.table === r.table))
+      return err('EEXIST', ERR_TEXT.EEXIST)
+    this.ruleList = [...this.ruleList, { ...r }].sort((a, b) => a.priority - b.priority)
+    this.ruleTables = this.ruleList.map((x) => x.table)
+    this.version++
+    return { ok: true }
+  }
+
+  delRule(r: Pick<PolicyRule, 'priority' | 'table'>): RouteResult {
+    const keep = this.ruleList.filter((x) => x.priority !== r.priority || x.table !== r.table)
+    if (keep.length === this.ruleList.length) return err('ESRCH', ERR_TEXT.ESRCH)
+    this.ruleList = keep
+    this.ruleTables = keep.map((x) => x.table)
+    this.version++
+    return { ok: true }
+  }
+
+  rules(): PolicyRule[] {
+    return this.ruleList.map((r) => ({ ...r }))
   }
 
   subscribe(fn: (e: RouteEvent) => void): () => void {

@@ -29,6 +29,7 @@ import { renderKubeProxy } from '../core/kubeproxy/index.ts'
 import type { SyncerUpdate } from '../io/syncer/types.ts'
 import { bindUnderlay } from './bind-underlay.ts'
 import { type DesiredNet, type DesiredRoute, desiredNet, formatIp, type NetView } from './desired.ts'
+import { removeKubeProxyRules } from './kube-proxy-cleanup.ts'
 import {
   type PodNetInfo,
   type PodNetwork,
@@ -130,6 +131,8 @@ export class NodeDataplane implements PodNetwork {
   private peers = new Map<number, UdpEndpoint>()
   private last: DesiredNet | undefined
   private kubeProxyLoads = 0
+  /** Felix in eBPF mode removed kube-proxy's rules (bpf.ts). */
+  private kubeProxyOff = false
   private applies = 0
   private errors = 0
   private closed = false
@@ -267,7 +270,7 @@ export class NodeDataplane implements PodNetwork {
         this.applyPoolSets(d)
         this.applyRoutes(d)
       }
-      if (cats.has('services') && this.init.kubeProxy !== false) this.applyKubeProxy(d)
+      if (cats.has('services') && this.init.kubeProxy !== false && !this.kubeProxyOff) this.applyKubeProxy(d)
     } catch (err) {
       this.errors++
       this.log.warn({ err }, 'dataplane apply failed')
@@ -359,6 +362,15 @@ export class NodeDataplane implements PodNetwork {
     }
     this.ensureCaliJump()
     this.kubeProxyLoads++
+  }
+
+  /** kube-proxy's rules on (iptables mode) or removed (eBPF mode with kube-proxy cleanup). */
+  setKubeProxyActive(on: boolean): void {
+    if (on !== this.kubeProxyOff) return
+    this.kubeProxyOff = !on
+    if (!on) removeKubeProxyRules(this.host.root.nf)
+    else this.dirty.add('services')
+    this.schedule()
   }
 
   /** Felix keeps its POSTROUTING jump first (insert mode). */

@@ -12,6 +12,7 @@ import type { KubeClient } from '@calilab/proto'
 import {
   ANNOTATION_IP_ADDRS,
   assignIP,
+  assignTunnelAddress,
   autoAssign,
   choosePools,
   type IpamConfig,
@@ -25,6 +26,9 @@ import {
   podHandle,
   poolFromResource,
   releaseByHandle,
+  type TunnelKind,
+  tunnelHandle,
+  tunnelPools,
 } from '../core/ipam/index.ts'
 import { containerId } from '../kubelet/core.ts'
 
@@ -251,6 +255,37 @@ export class IpamShell {
     if (!reused)
       this.log.info({ pod: podName, namespace: ns, ip: r.value.ip, pool, claimed: r.value.claimed }, 'ip assigned')
     return { ok: true, ip: r.value.ip, handle, pool, claimed: r.value.claimed, reused }
+  }
+
+  /** calico-node's allocateip: the node's tunnel address of `kind` (the one it holds, else a new one). */
+  async allocateTunnel(kind: TunnelKind): Promise<AllocateResult> {
+    const handle = tunnelHandle(kind, this.node)
+    const [pools, nodeLabels] = await Promise.all([this.pools(), this.nodeLabels()])
+    const usable = tunnelPools(pools, kind, nodeLabels)
+    const r = await this.transact(handle, async (state) => {
+      const a = assignTunnelAddress(state, { node: this.node, kind, pools: usable })
+      return a.ok ? { ok: true, writes: a.writes, value: a.ip } : a
+    })
+    if (!r.ok) return r
+    return {
+      ok: true,
+      ip: r.value,
+      handle,
+      pool: pools.find((p) => cidrHolds(p.cidr, r.value))?.name,
+      claimed: [],
+      reused: false,
+    }
+  }
+
+  /** Releases the node's tunnel address of `kind` (nothing held is fine). */
+  async releaseTunnel(kind: TunnelKind): Promise<string[]> {
+    const handle = tunnelHandle(kind, this.node)
+    const r = await this.transact(handle, async (state) => {
+      const rel = releaseByHandle(state, handle)
+      return rel.ok ? { ok: true, writes: rel.writes, value: rel.released } : rel
+    })
+    if (!r.ok) throw new Error(r.error.message)
+    return r.value
   }
 
   /** CNI DEL: releases whatever the pod's handle holds (nothing is fine). */

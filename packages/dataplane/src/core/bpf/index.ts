@@ -1,0 +1,3 @@
+export * from './dump.ts'
+export * from './maps.ts'
+export * from './program.ts'
