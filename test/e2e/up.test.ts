@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { eventually, runProcess, startCluster } from '@calilab/testkit'
 import t from 'tap'
@@ -105,6 +105,24 @@ t.test('calilab up (full): nodes Ready, status, apiserver restart keeps data, do
   const st3 = await c.cli(['status'])
   t.equal(st3.code, 1)
   t.match(st3.stderr, /calilab is not running here .*start it with: calilab up/)
+})
+
+t.test('a cluster whose home is removed without down stops itself', async (t) => {
+  const c = await startCluster({ nodes: 1, bare: true })
+  t.teardown(() => c.stop())
+  const st = JSON.parse(readFileSync(path.join(c.home, 'run', 'state.json'), 'utf8')) as State
+  const pids = [st.supervisor.pid, ...st.processes.map((p) => p.pid)]
+  t.ok(pids.length >= 3, 'supervisor and its processes')
+  for (const pid of pids) t.ok(pidAlive(pid), `pid ${pid} running`)
+  rmSync(c.home, { recursive: true, force: true })
+  await eventually(
+    () => {
+      const live = pids.filter(pidAlive)
+      if (live.length) throw new Error(`still running: ${live.join(' ')}`)
+    },
+    { timeoutMs: 20_000, intervalMs: 200 },
+  )
+  t.pass('every process of the cluster ended')
 })
 
 t.test('errors tell what to do', async (t) => {

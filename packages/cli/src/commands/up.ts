@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { type Topology, validateTopology } from '@calilab/model'
 import { SingleBar } from 'cli-progress'
 import { type HomePaths, resolveHome } from '../home.ts'
@@ -145,7 +145,7 @@ export async function up(opts: UpOptions): Promise<number> {
   progress.done()
   out('calilab is running in the foreground; press Ctrl-C to stop it (or use `calilab up --detach`)')
   // Keep the process alive: children are watched by the supervisor.
-  await new Promise<never>(() => setInterval(() => {}, 1 << 30))
+  await stopWhenHomeRemoved(paths.home, sup, (m) => err(`warning: ${m}`))
   return 0
 }
 
@@ -230,6 +230,24 @@ export async function supervise(opts: {
     await sup.stop()
     return 1
   }
-  await new Promise<never>(() => setInterval(() => {}, 1 << 30))
+  await stopWhenHomeRemoved(paths.home, sup, (m) => log(m, 'warn'))
   return 0
+}
+
+/** How often a running supervisor checks that its home directory still exists. */
+const HOME_WATCH_MS = 2000
+
+/**
+ * Resolves once the cluster stopped because its home is gone: removed without `calilab down` (a
+ * killed test run, a user's rm -rf), the CLI can no longer reach it, so its processes must not run on.
+ */
+function stopWhenHomeRemoved(home: string, sup: Supervisor, log: (msg: string) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const watch = setInterval(() => {
+      if (existsSync(home)) return
+      clearInterval(watch)
+      log(`home ${home} removed: stopping`)
+      void sup.stop().then(resolve, resolve)
+    }, HOME_WATCH_MS)
+  })
 }

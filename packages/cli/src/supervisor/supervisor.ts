@@ -102,7 +102,12 @@ export class Supervisor {
 
   private save(): void {
     this.state.processes = this.procs.map((p) => p.state)
-    writeState(this.init.paths.state, this.state)
+    try {
+      writeState(this.init.paths.state, this.state)
+    } catch (e) {
+      // The home was removed under a running cluster (supervise stops it then): nothing to write to.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+    }
   }
 
   private event(msg: string, kind: EventKind = 'step'): void {
