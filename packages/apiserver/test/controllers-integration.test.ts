@@ -151,3 +151,43 @@ t.test('deployment → pods scheduled → running → rollout complete; RS recre
   )
   t.pass('garbage collection removed the ReplicaSet and its pods')
 })
+
+t.test('a controller whose writes change nothing reaches a fixed point (no busy loop)', async (t) => {
+  const api = createApi({ store: new MemoryStore(), log: silentLogger(), clock: systemClock(), rng: seededRng(1) })
+  await api.bootstrap()
+  const CM = info(api, 'v1', 'ConfigMap')
+  await api.create(CM, 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { k: 'v' } })
+  let runs = 0
+  // Like the operator's drift check on an object the API server has defaulted: it always "updates"
+  // to content the store already holds.
+  const ctl = startControllers({
+    api,
+    log: silentLogger(),
+    clock: systemClock(),
+    rng: seededRng(2),
+    resyncMs: 60_000,
+    controllers: [
+      {
+        name: 'same-content',
+        watches: [['v1', 'ConfigMap']],
+        reconcile: (ctx) => {
+          runs++
+          const cur = ctx.get<KubeObject>('v1', 'ConfigMap', 'default', 'c')
+          return cur ? [{ op: 'update', obj: { ...cur, data: { k: 'v' } } }] : []
+        },
+      },
+    ],
+  })
+  t.teardown(() => ctl.stop())
+  await new Promise((r) => setTimeout(r, 600))
+  t.ok(runs >= 1, 'the controller ran')
+  t.ok(runs <= 3, `ran ${runs} times in 600 ms (a loop would run every 10 ms)`)
+  const before = runs
+  const rv = api.get(CM, 'default', 'c').metadata.resourceVersion
+  await api.update(CM, 'default', 'c', { ...api.get(CM, 'default', 'c'), data: { k: 'w' } })
+  await eventually(() => runs > before)
+  await new Promise((r) => setTimeout(r, 300))
+  t.ok(runs - before <= 3, 'a real change runs it again, then it settles')
+  t.not(api.get(CM, 'default', 'c').metadata.resourceVersion, rv, 'the update was stored')
+  t.same(api.get(CM, 'default', 'c').data, { k: 'v' }, 'the controller set its content back once')
+})

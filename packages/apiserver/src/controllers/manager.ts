@@ -232,7 +232,7 @@ export class ControllerManager {
           later = Math.min(later, 1000)
           continue
         }
-        const outcome = await this.apply(r, actions)
+        const { result: outcome, changed } = await this.apply(r, actions)
         if (outcome === 'retry') {
           r.dirty = true
           r.notBefore = this.clock.monotonic() + 50
@@ -241,8 +241,9 @@ export class ControllerManager {
           r.dirty = true
           r.notBefore = this.clock.monotonic() + 1000
           later = Math.min(later, 1000)
-        } else if (actions.length > 0) {
-          // Our own writes come back as events; run again to confirm a fixed point.
+        } else if (changed) {
+          // Our own writes come back as events; run again to confirm a fixed point. Writes the
+          // store found identical change nothing: running again would only compute them again.
           r.dirty = true
         }
       }
@@ -262,10 +263,19 @@ export class ControllerManager {
     return typeof node === 'string' && node !== '' ? node : undefined
   }
 
-  private async apply(r: Running, actions: Action[]): Promise<'ok' | 'retry' | 'error'> {
+  /**
+   * Writes the actions; `changed` says whether any of them changed the store (an update the store
+   * found identical to what it holds returns the same resourceVersion and writes nothing).
+   */
+  private async apply(r: Running, actions: Action[]): Promise<{ result: 'ok' | 'retry' | 'error'; changed: boolean }> {
     let result: 'ok' | 'retry' | 'error' = 'ok'
+    let changed = false
+    const wrote = (w: { object: KubeObject }, sent: KubeObject) => {
+      const rv = sent.metadata.resourceVersion
+      if (rv === undefined || w.object.metadata.resourceVersion !== rv) changed = true
+    }
     for (const a of actions) {
-      if (this.stopped) return 'ok'
+      if (this.stopped) return { result: 'ok', changed }
       const byRef = a.op === 'delete' || a.op === 'deleteCollection'
       const apiVersion = byRef ? a.apiVersion : a.obj.apiVersion
       const kind = byRef ? a.kind : a.obj.kind
@@ -280,6 +290,7 @@ export class ControllerManager {
         switch (a.op) {
           case 'create':
             await this.api.create(info, ns, a.obj)
+            changed = true
             r.log.debug({ kind, namespace: ns, name }, 'created')
             break
           case 'update': {
@@ -293,16 +304,20 @@ export class ControllerManager {
                 target: { kind: 'Node', name: node },
               }
               await this.api.update(info, ns, name, binding, { subresource: 'binding' })
-            } else await this.api.update(info, ns, name, a.obj)
+              changed = true
+            } else wrote(await this.api.update(info, ns, name, a.obj), a.obj)
             break
           }
           case 'updateStatus':
-            await this.api.update(
-              info,
-              ns,
-              name,
+            wrote(
+              await this.api.update(
+                info,
+                ns,
+                name,
+                a.obj,
+                info.subresources.includes('status') ? { subresource: 'status' } : {},
+              ),
               a.obj,
-              info.subresources.includes('status') ? { subresource: 'status' } : {},
             )
             break
           case 'delete': {
@@ -311,16 +326,19 @@ export class ControllerManager {
             }
             if (a.uid) opts.preconditions = { uid: a.uid }
             await this.api.delete(info, ns, name, opts)
+            changed = true
             r.log.debug({ kind, namespace: ns, name }, 'deleted')
             break
           }
           case 'deleteCollection': {
             const gone = await this.api.deleteCollection(info, ns, { propagationPolicy: 'Background' })
+            if (gone.length > 0) changed = true
             r.log.debug({ kind, namespace: ns, count: gone.length }, 'deleted collection')
             break
           }
           case 'finalize':
             await this.api.update(info, ns, name, a.obj, { subresource: 'finalize' })
+            changed = true
             r.log.debug({ kind, name }, 'finalized')
             break
         }
@@ -334,13 +352,13 @@ export class ControllerManager {
         }
         if (code === 409) {
           r.log.debug({ kind, namespace: ns, name, op: a.op }, 'conflict; will run again')
-          return 'retry'
+          return { result: 'retry', changed }
         }
         r.log.warn({ err, kind, namespace: ns, name, op: a.op }, 'controller write failed')
         result = 'error'
       }
     }
-    return result
+    return { result, changed }
   }
 }
 
