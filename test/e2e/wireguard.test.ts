@@ -40,16 +40,20 @@ t.test('wireguardEnabled: keys, wireguard.cali, encrypted underlay, and back', a
   const plain = await eventually(async () => must('curl', await curlB()), { timeoutMs: 15_000, intervalMs: 250 })
   t.match(plain, /Welcome to nginx/, 'pod-to-pod before WireGuard')
 
+  // The lab's step: `calicoctl patch felixconfiguration default --type=merge -p '{"spec":{"wireguardEnabled":...}}'`.
+  const setWireguard = (on: boolean) =>
+    c.cli([
+      'calicoctl',
+      'patch',
+      'felixconfiguration',
+      'default',
+      '--type=merge',
+      '-p',
+      `{"spec":{"wireguardEnabled":${on}}}`,
+    ])
+
   // Step 1: enable.
-  const on = await c.cli([
-    'calicoctl',
-    'patch',
-    'felixconfiguration',
-    'default',
-    '--type=merge',
-    '-p',
-    '{"spec":{"wireguardEnabled":true}}',
-  ])
+  const on = await setWireguard(true)
   t.equal(on.code, 0, `patch wireguardEnabled true: ${on.stdout}${on.stderr}`)
   const yaml = await eventually(
     async () => {
@@ -104,15 +108,7 @@ t.test('wireguardEnabled: keys, wireguard.cali, encrypted underlay, and back', a
   t.match(i.stdout, new RegExp(`${podB.replace(/\./g, '\\.')}\\.80`), 'wireguard.cali: the plaintext TCP')
 
   // Step 2: disable.
-  const off = await c.cli([
-    'calicoctl',
-    'patch',
-    'felixconfiguration',
-    'default',
-    '--type=merge',
-    '-p',
-    '{"spec":{"wireguardEnabled":false}}',
-  ])
+  const off = await setWireguard(false)
   t.equal(off.code, 0, `patch wireguardEnabled false: ${off.stderr}`)
   const gone = await eventually(
     async () => {

@@ -18,6 +18,7 @@ import {
 import type { Host, Netns, Underlay } from '../src/kernel/api.ts'
 import { attachBpf, bpfEnv } from '../src/kernel/bpf-attach.ts'
 import { createHost } from '../src/kernel/host.ts'
+import { addPod } from './helpers/pods.ts'
 
 const ip = parseIPv4
 const TCP = 6
@@ -43,16 +44,6 @@ t.test('maps: frontend lookup (exact, NodePort wildcard), backends, symmetric ct
   t.not(ctKey(TCP, ip(CLIENT), 40000, ip(X), 30180), ctKey(17, ip(CLIENT), 40000, ip(X), 30180))
   t.match(dumpNat(m), /^198\.19\.32\.50 port 80 proto 6 id 1 count 2 local 1\n\t1:0\t 198\.19\.16\.10:80\n/m)
 })
-
-function addPod(h: Host, name: string, podIp: string, veth: string): Netns {
-  const ns = h.createPodNetns(name)
-  h.addVethPair(h.root, veth, ns, 'eth0')
-  ns.addAddr('eth0', ip(podIp), 32)
-  ns.routes.add({ dst: ip('169.254.1.1'), prefix: 32, dev: 'eth0', scope: 'link' })
-  ns.routes.add({ dst: 0, prefix: 0, via: ip('169.254.1.1'), dev: 'eth0' })
-  h.root.routes.add({ dst: ip(podIp), prefix: 32, dev: veth, scope: 'link' })
-  return ns
-}
 
 /** "from <source ip>" from an HTTP-ish server, as the customer pod's access log would show. */
 function listenWho(ns: Netns, port: number): void {

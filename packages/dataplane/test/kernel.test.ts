@@ -3,21 +3,11 @@ import { parseIPv4 } from '@calilab/model'
 import t from 'tap'
 import { runIptables } from '../src/core/netfilter/index.ts'
 import { buildTcp, TCP_SYN } from '../src/core/packet/index.ts'
-import type { Host, Netns, PacketTraceStep, Underlay } from '../src/kernel/api.ts'
+import type { Host, PacketTraceStep, Underlay } from '../src/kernel/api.ts'
 import { createHost } from '../src/kernel/host.ts'
+import { addPod } from './helpers/pods.ts'
 
 const ip = parseIPv4
-
-/** A pod as Calico's CNI sets it up. */
-function addPod(h: Host, name: string, podIp: string, veth: string): Netns {
-  const ns = h.createPodNetns(name)
-  h.addVethPair(h.root, veth, ns, 'eth0')
-  ns.addAddr('eth0', ip(podIp), 32)
-  ns.routes.add({ dst: ip('169.254.1.1'), prefix: 32, dev: 'eth0', scope: 'link' })
-  ns.routes.add({ dst: 0, prefix: 0, via: ip('169.254.1.1'), dev: 'eth0' })
-  h.root.routes.add({ dst: ip(podIp), prefix: 32, dev: veth, scope: 'link' })
-  return ns
-}
 
 function lab(clock: FakeClock, seed = 1) {
   const hosts = new Map<number, Host>()

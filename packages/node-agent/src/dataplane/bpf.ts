@@ -30,6 +30,7 @@ import { renderBpfNat } from '../core/bpf/index.ts'
 import type { SyncerUpdate } from '../io/syncer/types.ts'
 import type { Tool } from '../tools/types.ts'
 import { type NetView, nodeAddresses } from './desired.ts'
+import { ApplySoon, applyToViews } from './follow.ts'
 import type { PodNetwork } from './pod-network.ts'
 
 export interface BpfSettings {
@@ -95,7 +96,6 @@ export class NodeBpf {
   }
   private settings: BpfSettings = { ...BPF_DEFAULTS }
   private attached = false
-  private scheduled = false
   private closed = false
   private gcTimer: Timer | undefined
 
@@ -111,38 +111,20 @@ export class NodeBpf {
   }
 
   onUpdates(batch: readonly SyncerUpdate[]): void {
-    let dirty = false
-    for (const u of batch) {
-      const parts = u.key.split('/')
-      const kind = `${parts[1] ?? ''}/${parts[2] ?? ''}`
-      const m =
-        kind === 'core/services'
-          ? this.view.services
-          : kind === 'core/endpoints'
-            ? this.view.endpoints
-            : kind === 'core/nodes'
-              ? this.view.k8sNodes
-              : kind === 'projectcalico.org/nodes'
-                ? this.view.calicoNodes
-                : kind === 'projectcalico.org/felixconfigurations'
-                  ? this.view.felix
-                  : undefined
-      if (m === undefined) continue
-      if (u.value === null) m.delete(u.key)
-      else m.set(u.key, u.value)
-      dirty = true
-    }
-    if (dirty) this.schedule()
+    const v = this.view
+    const changed = applyToViews(batch, {
+      'core/services': v.services,
+      'core/endpoints': v.endpoints,
+      'core/nodes': v.k8sNodes,
+      'projectcalico.org/nodes': v.calicoNodes,
+      'projectcalico.org/felixconfigurations': v.felix,
+    })
+    if (changed && !this.closed) this.soon.schedule()
   }
 
-  private schedule(): void {
-    if (this.scheduled || this.closed) return
-    this.scheduled = true
-    queueMicrotask(() => {
-      this.scheduled = false
-      if (!this.closed) this.apply()
-    })
-  }
+  private readonly soon = new ApplySoon(() => {
+    if (!this.closed) this.apply()
+  })
 
   apply(): void {
     const specs: Record<string, unknown>[] = []

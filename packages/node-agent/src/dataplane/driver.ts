@@ -29,6 +29,7 @@ import { renderKubeProxy } from '../core/kubeproxy/index.ts'
 import type { SyncerUpdate } from '../io/syncer/types.ts'
 import { bindUnderlay } from './bind-underlay.ts'
 import { type DesiredNet, type DesiredRoute, desiredNet, formatIp, type NetView } from './desired.ts'
+import { ApplySoon, kindOf } from './follow.ts'
 import { removeKubeProxyRules } from './kube-proxy-cleanup.ts'
 import {
   type PodNetInfo,
@@ -99,11 +100,6 @@ export interface DataplaneStatus {
 
 type Category = 'routes' | 'services'
 
-function kindOf(key: string): string {
-  const parts = key.split('/')
-  return `${parts[1] ?? ''}/${parts[2] ?? ''}`
-}
-
 function sameRoute(a: DesiredRoute, b: DesiredRoute): boolean {
   return a.text === b.text && a.type === b.type && a.proto === b.proto
 }
@@ -124,7 +120,6 @@ export class NodeDataplane implements PodNetwork {
     endpoints: new Map<string, KubeObject>(),
   }
   private readonly dirty = new Set<Category>(['routes', 'services'])
-  private scheduled = false
   private readonly programmed = new Map<string, DesiredRoute>()
   private readonly pods = new Map<string, PodNetInfo>()
   private readonly gatewayPeer = new Map<number, UdpEndpoint>()
@@ -236,13 +231,12 @@ export class NodeDataplane implements PodNetwork {
     this.schedule()
   }
 
+  private readonly soon = new ApplySoon(() => {
+    if (!this.closed) this.apply()
+  })
+
   private schedule(): void {
-    if (this.scheduled || this.closed) return
-    this.scheduled = true
-    queueMicrotask(() => {
-      this.scheduled = false
-      if (!this.closed) this.apply()
-    })
+    if (!this.closed) this.soon.schedule()
   }
 
   // ------------------------------------------------------------------ reconcile

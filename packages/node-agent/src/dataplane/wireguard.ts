@@ -21,6 +21,7 @@ import type { KubeClient } from '@calilab/proto'
 import type { SyncerUpdate } from '../io/syncer/types.ts'
 import type { IpamShell } from '../ipam/shell.ts'
 import type { Tool } from '../tools/types.ts'
+import { ApplySoon, applyToViews } from './follow.ts'
 import { type DesiredWireguard, desiredWireguard, WG_FWMARK, WG_TABLE } from './wireguard-desired.ts'
 
 const V3_NODES = '/apis/projectcalico.org/v3/nodes'
@@ -62,7 +63,6 @@ export class WireguardManager {
   private programmedIface: string | undefined
   private readonly routes = new Set<string>()
   private rulePriority: number | undefined
-  private scheduled = false
   private busy = false
   private again = false
   private retry: { cancel(): void } | undefined
@@ -75,30 +75,21 @@ export class WireguardManager {
   }
 
   onUpdates(batch: readonly SyncerUpdate[]): void {
-    let dirty = false
-    for (const u of batch) {
-      const m = u.key.includes('/projectcalico.org/felixconfigurations/')
-        ? this.view.felixConfigs
-        : u.key.includes('/projectcalico.org/nodes/')
-          ? this.view.calicoNodes
-          : u.key.includes('/projectcalico.org/ipamblocks/')
-            ? this.view.blocks
-            : undefined
-      if (!m) continue
-      if (u.value === null) m.delete(u.key)
-      else m.set(u.key, u.value)
-      dirty = true
-    }
-    if (dirty) this.schedule()
+    const v = this.view
+    const changed = applyToViews(batch, {
+      'projectcalico.org/felixconfigurations': v.felixConfigs,
+      'projectcalico.org/nodes': v.calicoNodes,
+      'projectcalico.org/ipamblocks': v.blocks,
+    })
+    if (changed) this.schedule()
   }
 
+  private readonly soon = new ApplySoon(() => {
+    if (!this.closed) this.apply()
+  })
+
   private schedule(): void {
-    if (this.scheduled || this.closed) return
-    this.scheduled = true
-    queueMicrotask(() => {
-      this.scheduled = false
-      if (!this.closed) this.apply()
-    })
+    if (!this.closed) this.soon.schedule()
   }
 
   /** Reconciles the kernel now and starts (or re-arms) the datastore sync. */
