@@ -211,7 +211,13 @@ t.test('built-in table', async (t) => {
   t.match(findResource(a, 'projectcalico.org/v3', 'Profile'), { modeled: false })
   t.match(findResource(a, 'operator.tigera.io/v1', 'Installation'), { plural: 'installations', modeled: true })
   t.match(findResource(a, 'operator.tigera.io/v1', 'APIServer'), { plural: 'apiservers', modeled: false })
-  const keys = a.map((r) => `${r.group}/${r.plural}`)
-  t.equal(new Set(keys).size, keys.length, 'no duplicate group/plural')
+  const keys = a.map((r) => `${r.group}/${r.version}/${r.plural}`)
+  t.equal(new Set(keys).size, keys.length, 'no duplicate group/version/plural')
+  // One kind is served at two versions from the same storage: HPAs (autoscaling/v2 preferred, then v1).
+  const multi = a.filter((r) => a.some((o) => o !== r && o.group === r.group && o.plural === r.plural))
+  t.same(
+    multi.map((r) => `${r.group}/${r.version}/${r.plural}`),
+    ['autoscaling/v2/horizontalpodautoscalers', 'autoscaling/v1/horizontalpodautoscalers'],
+  )
   for (const r of a) t.equal(r.listKind, `${r.kind}List`)
 })

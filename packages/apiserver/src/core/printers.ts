@@ -29,6 +29,7 @@ import {
   replicaSetPrinter,
   statefulSetPrinter,
 } from './printers-apps.ts'
+import { hpaPrinter } from './printers-autoscaling.ts'
 import type { TableColumnDefinition, TableRowCondition } from './table-types.ts'
 
 export type { PrintedRow, Printer } from './printer-kit.ts'
@@ -474,6 +475,7 @@ export const PRINTERS: Readonly<Record<string, Printer>> = {
   'apps/ReplicaSet': replicaSetPrinter,
   'apps/DaemonSet': daemonSetPrinter,
   'apps/StatefulSet': statefulSetPrinter,
+  'autoscaling/HorizontalPodAutoscaler': hpaPrinter,
   'networking.k8s.io/NetworkPolicy': networkPolicyPrinter,
   'coordination.k8s.io/Lease': leasePrinter,
   'apiextensions.k8s.io/CustomResourceDefinition': createdAt(

@@ -166,6 +166,17 @@ const ROWS: readonly Row[] = Object.freeze([
     cat: ['all'],
     sub: ['status'],
   },
+  // Served too, from the same stored (v2) objects: the API server converts (v2 stays preferred).
+  {
+    g: 'autoscaling',
+    v: 'v1',
+    kind: 'HorizontalPodAutoscaler',
+    plural: 'horizontalpodautoscalers',
+    ns: true,
+    short: ['hpa'],
+    cat: ['all'],
+    sub: ['status'],
+  },
   // networking.k8s.io/v1
   { g: 'networking.k8s.io', v: 'v1', kind: 'NetworkPolicy', plural: 'networkpolicies', ns: true, short: ['netpol'] },
   { g: 'networking.k8s.io', v: 'v1', kind: 'Ingress', plural: 'ingresses', ns: true, short: ['ing'], sub: ['status'] },

@@ -124,6 +124,11 @@ export const WORKLOAD_MESSAGES: SchemaSource = {
   CrossVersionObjectReference: '1:kind 2:name 3:apiVersion',
   HorizontalPodAutoscalerStatus: `1:observedGeneration:i64? 2:lastScaleTime:Time 3:currentReplicas:i32?
     4:desiredReplicas:i32? 5:currentCPUUtilizationPercentage:i32?`,
+  /** authentication.k8s.io/v1, what `kubectl create token` posts to serviceaccounts/NAME/token. */
+  TokenRequest: '1:metadata:ObjectMeta 2:spec:TokenRequestSpec 3:status:TokenRequestStatus',
+  TokenRequestSpec: '1:audiences:[s] 4:expirationSeconds:i64? 3:boundObjectRef:BoundObjectReference',
+  BoundObjectReference: '1:kind 2:apiVersion 3:name 4:uid',
+  TokenRequestStatus: '1:token 2:expirationTimestamp:Time',
 }
 
 /** rbac.authorization.k8s.io/v1, networking.k8s.io/v1, policy/v1, scheduling.k8s.io/v1. */
@@ -188,6 +193,7 @@ export const KINDS: Record<string, string> = {
   'batch/v1/CronJob': 'CronJob',
   'autoscaling/v1/Scale': 'Scale',
   'autoscaling/v1/HorizontalPodAutoscaler': 'HorizontalPodAutoscaler',
+  'authentication.k8s.io/v1/TokenRequest': 'TokenRequest',
   'rbac.authorization.k8s.io/v1/Role': 'Role',
   'rbac.authorization.k8s.io/v1/ClusterRole': 'ClusterRole',
   'rbac.authorization.k8s.io/v1/RoleBinding': 'RoleBinding',

@@ -50,6 +50,8 @@ function entries(r: ResourceInfo): unknown[] {
       Object.assign(e, { group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: [...SUB_VERBS] })
     else if (sub === 'log') Object.assign(e, { kind: r.kind, verbs: ['get'] })
     else if (sub === 'exec') Object.assign(e, { kind: 'PodExecOptions', verbs: ['create', 'get'] })
+    else if (sub === 'token')
+      Object.assign(e, { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create'] })
     else Object.assign(e, { kind: r.kind, verbs: ['get'] })
     out.push(e)
   }

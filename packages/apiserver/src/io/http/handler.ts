@@ -22,6 +22,7 @@ import { minimalOpenApiV2 } from './openapi.ts'
 import { parseRoute, type Route, splitTarget } from './route.ts'
 import { getScale, updateScale } from './scale.ts'
 import { asTable, type TableOptions, wantsTable } from './table.ts'
+import { createServiceAccountToken, createTokenSigner } from './token.ts'
 
 export const GIT_VERSION = 'v1.32.0-calilab'
 
@@ -38,7 +39,17 @@ export interface HandlerInit {
 /** Longest a watch event waits to be batched with others. */
 const WATCH_FLUSH_MS = 5
 
-const SERVED_SUBRESOURCES = new Set(['status', 'scale', 'log', 'exec', 'attach', 'portforward', 'binding', 'finalize'])
+const SERVED_SUBRESOURCES = new Set([
+  'status',
+  'scale',
+  'log',
+  'exec',
+  'attach',
+  'portforward',
+  'binding',
+  'finalize',
+  'token',
+])
 
 type ResourceRoute = Extract<Route, { type: 'resource' }>
 
@@ -120,6 +131,8 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
   // kubectl's typed clients (create namespace|deployment|job..., scale) write protobuf.
   const protobuf = createProtobufDecoder()
   const objectBody = (buf: Buffer, req: IncomingMessage) => parseObjectBody(buf, req.headers['content-type'], protobuf)
+  // Service-account tokens (`kubectl create token`): RS256 with a key made on first use.
+  const tokens = createTokenSigner()
 
   const sendError = (res: ServerResponse, e: unknown): number => {
     let err: ApiError
@@ -275,6 +288,12 @@ export function createHandler(init: HandlerInit): (req: IncomingMessage, res: Se
     if (sub === 'attach' || sub === 'portforward') {
       api.get(info, ns, r.name as string)
       throw apiErrors.badRequest(`${sub} is not available yet`)
+    }
+    if (sub === 'token') {
+      if (method !== 'POST') throw apiErrors.methodNotAllowed(`${method} is not supported on serviceaccounts/token`)
+      const body = objectBody(await readBody(req), req)
+      const sa = { info, namespace: ns as string, name: r.name as string }
+      return json(res, 201, await createServiceAccountToken(api, tokens, clock, sa, body))
     }
     if (sub === 'binding') {
       if (method !== 'POST') throw apiErrors.methodNotAllowed(`${method} is not supported on pods/binding`)

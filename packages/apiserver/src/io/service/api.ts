@@ -16,6 +16,7 @@ import type {
   WriteOptions,
   WriteResult,
 } from '../../api.ts'
+import { versionConversion } from '../../core/hpa-convert.ts'
 import {
   deepEqual,
   generateName,
@@ -83,10 +84,23 @@ export function createApi(init: ApiInit): ServiceApi {
     return namespace
   }
 
-  /** Served form: the apiVersion of the version asked for (CRD kinds share storage across versions). */
+  /**
+   * Served form: the apiVersion of the version asked for (CRD kinds share storage across versions);
+   * a kind whose versions differ in shape (autoscaling/v1 HPAs) is converted from the stored one.
+   */
   const present = (r: ResourceInfo, o: KubeObject): KubeObject => {
+    const conv = versionConversion(r)
+    if (conv) return conv.fromStorage(o)
     const av = apiVersionOf(r)
     return o.apiVersion === av ? o : { ...o, apiVersion: av }
+  }
+
+  /** A written object in the stored shape (the identity for most kinds). */
+  const toStorage = (r: ResourceInfo, o: KubeObject): KubeObject => versionConversion(r)?.toStorage(o) ?? o
+  /** The kind as stored (what validation and defaulting see): the storage version of a converted one. */
+  const storageOf = (r: ResourceInfo): ResourceInfo => {
+    const v = versionConversion(r)?.storageVersion
+    return (v && resources.byGroupVersionPlural(r.group, v, r.plural)) || r
   }
 
   /** NamespaceLifecycle admission: the namespace must exist and not be Terminating. */
@@ -245,7 +259,7 @@ export function createApi(init: ApiInit): ServiceApi {
     opts: WriteOptions = {},
   ): Promise<WriteResult> => {
     const ns = nsOf(r, namespace)
-    const o0 = asObject(r, body, apiVersionOf(r))
+    const o0 = toStorage(r, asObject(r, body, apiVersionOf(r)))
     const md = o0.metadata
     if (r.namespaced) {
       if (md.namespace !== undefined && md.namespace !== '' && md.namespace !== ns) {
@@ -266,11 +280,11 @@ export function createApi(init: ApiInit): ServiceApi {
       (md.name === undefined || md.name === '') && typeof md.generateName === 'string' && md.generateName !== ''
     if (useGenerate) md.name = generateName(md.generateName as string, rng)
     checkName(r, o0)
-    const warnings = validate(r, o0, undefined, opts)
+    const warnings = validate(storageOf(r), o0, undefined, opts)
     let o: KubeObject
     try {
       // o0 is asObject's private copy: defaults go into it.
-      o = applyDefaultsInPlace(r, o0)
+      o = applyDefaultsInPlace(storageOf(r), o0)
     } catch (e) {
       throw apiErrors.badRequest(`invalid object: ${e instanceof Error ? e.message : String(e)}`)
     }
@@ -283,7 +297,7 @@ export function createApi(init: ApiInit): ServiceApi {
     for (let attempt = 0; ; attempt++) {
       const token = shape(r, o, undefined)
       try {
-        if (opts.dryRun) return { object: o, warnings }
+        if (opts.dryRun) return { object: present(r, o), warnings }
         const stored = await commitOne(
           r,
           { op: 'create', key: storeKey(r, ns, o.metadata.name as string), object: o },
@@ -322,7 +336,7 @@ export function createApi(init: ApiInit): ServiceApi {
     const incoming =
       opts.subresource === 'binding'
         ? { apiVersion: 'v1', kind: 'Binding', metadata: {} }
-        : asObject(r, body, apiVersionOf(r))
+        : toStorage(r, asObject(r, body, apiVersionOf(r)))
     const md = incoming.metadata
     if (md.name !== undefined && md.name !== name) {
       throw apiErrors.badRequest('the name of the object does not match the name on the URL')
@@ -349,7 +363,7 @@ export function createApi(init: ApiInit): ServiceApi {
       next = clone(old)
       if (incoming.status === undefined) delete next.status
       else next.status = clone(incoming.status)
-      validate(r, next, old, { ...opts, fieldValidation: 'Ignore' })
+      validate(storageOf(r), next, old, { ...opts, fieldValidation: 'Ignore' })
     } else if (opts.subresource === 'finalize') {
       if (!isKind(r, '', 'namespaces')) throw apiErrors.noRoute()
       next = withFinalizers(r, old, incoming)
@@ -368,9 +382,9 @@ export function createApi(init: ApiInit): ServiceApi {
         if (old.status === undefined) delete cand.status
         else cand.status = clone(old.status)
       }
-      warnings = validate(r, cand, old, opts)
+      warnings = validate(storageOf(r), cand, old, opts)
       try {
-        next = applyDefaultsInPlace(r, cand)
+        next = applyDefaultsInPlace(storageOf(r), cand)
       } catch (e) {
         throw apiErrors.badRequest(`invalid object: ${e instanceof Error ? e.message : String(e)}`)
       }
@@ -380,7 +394,7 @@ export function createApi(init: ApiInit): ServiceApi {
     }
     try {
       next.metadata.resourceVersion = oldRv as string
-      if (opts.dryRun) return { object: next, warnings }
+      if (opts.dryRun) return { object: present(r, next), warnings }
       // Like kube-apiserver, an update that changes nothing is not written (no new resourceVersion,
       // no watch event): controllers that re-assert their state cost nothing.
       if (deepEqual(next, old)) return { object: present(r, old), warnings }
