@@ -56,6 +56,19 @@ t.test('lab §9: Calico eBPF native service handling', async (t) => {
     },
   )
 
+  // calilab trace from host1's address: the tc programs' steps; the backend sees the client IP.
+  const tr = await c.cli(['trace', '198.19.15.254', 'control:30180'])
+  t.equal(tr.code, 0, 'calilab trace 198.19.15.254 control:30180', { stdout: tr.stdout, stderr: tr.stderr })
+  t.match(tr.stdout, '[root] tc ingress on eth0 (calico host endpoint program): 198.19.15.254.')
+  t.match(tr.stdout, /conntrack miss; NAT frontend 198\.19\.0\.1:30180\/tcp -> backend 198\.19\.\d+\.\d+:\d+ on /)
+  t.match(tr.stdout, /=> PASS up the stack: 198\.19\.15\.254\.\d+ > 198\.19\.\d+\.\d+\.\d+ tcp/, 'client IP kept')
+  if (/backend \S+ on node /.test(tr.stdout))
+    t.match(
+      tr.stdout,
+      /VXLAN tunnel to node [\s\S]*# arrives at node [\s\S]*VXLAN decap/,
+      'tunnelled to the backend node',
+    )
+
   // 5. Tunnel mode: control's capture shows both directions.
   const capture = async (n: number) => {
     const dump = ssh('control', 'tcpdump', '-nvi', 'any', '-c', String(n), 'tcp port 30180')

@@ -151,7 +151,7 @@ Running "up" again while a healthy instance runs for that home prints that and e
     .description(
       'walk a packet through the policy path (source node, then the destination node) and say why it is allowed or denied',
     )
-    .argument('<from>', 'pod, deploy/NAME, node or IP')
+    .argument('<from>', "pod, deploy/NAME, node or IP (outside the cluster: starts on eth0 of TO's node)")
     .argument('<to>', 'TO:PORT[/tcp|udp] or TO/icmp')
     .option('-n, --namespace <ns>', 'namespace')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']))
@@ -160,7 +160,7 @@ Running "up" again while a healthy instance runs for that home prints that and e
     .option('-s, --server <url>', 'API server URL')
     .addHelpText(
       'after',
-      '\nExit status 0 when the packet is allowed, 1 when denied or dropped; -o json gives one entry per node crossed.\n\nExamples:\n  calilab trace -n yaobank deploy/customer database:2379\n  calilab trace node1 198.19.0.1/icmp',
+      '\nExit status 0 when the packet is allowed, 1 when denied or dropped; -o json gives one entry per node crossed.\n\nExamples:\n  calilab trace -n yaobank deploy/customer database:2379\n  calilab trace node1 198.19.0.1/icmp\n  calilab trace 198.19.15.254 control:30180   (host1 -> a NodePort)',
     )
     .action((from: string, to: string, o: Parameters<typeof traceCommand>[2]) => guard(() => traceCommand(from, to, o)))
 

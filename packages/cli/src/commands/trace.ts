@@ -177,11 +177,12 @@ export function nodeFinder(client: KubeClient): NodeFinder {
 export async function traceWalk(
   client: KubeClient,
   node: string,
-  q: { src: string; dst: string; proto: Proto; dport?: number },
+  q: { src: string; dst: string; proto: Proto; dport?: number; iif?: string },
   nodeByIp: NodeFinder = nodeFinder(client),
 ): Promise<TraceWalk> {
   const first = new URLSearchParams({ src: q.src, dst: q.dst, proto: q.proto, hold: '1' })
   if (q.proto !== 'icmp') first.set('dport', String(q.dport ?? 0))
+  if (q.iif) first.set('iif', q.iif)
   const hops = [await agentGet<TraceAnswer>(await kubeletEndpoint(client, node), '/felix/trace', first)]
   for (;;) {
     const last = hops[hops.length - 1]!
@@ -212,12 +213,16 @@ export async function traceCommand(from: string, to: string, o: TraceCliOpts): P
       if (e instanceof CliError) throw e
       throw new CliError(serverErrorLine(e))
     }
-    if (!src.node) throw new CliError(`error: ${from} is not on a cluster node; trace starts on a node`)
-    const w = await traceWalk(client, src.node, {
+    // From outside the cluster (host1, an IP): the walk starts where the packet enters, TO's node's eth0.
+    const entry = src.node ?? dst.node
+    if (!entry)
+      throw new CliError(`error: neither ${from} nor ${dest.ref} is on a cluster node; trace starts on a node`)
+    const w = await traceWalk(client, entry, {
       src: src.pod ?? src.ip,
       dst: dst.ip,
       proto: dest.proto,
       ...(dest.proto === 'icmp' ? {} : { dport: dest.port }),
+      ...(src.node ? {} : { iif: 'eth0' }),
     })
     if (o.output === 'json') out(`${JSON.stringify(w, null, 2)}\n`)
     else {
@@ -226,7 +231,7 @@ export async function traceCommand(from: string, to: string, o: TraceCliOpts): P
         w.hops
           .map((h, i) =>
             i === 0
-              ? `# ${what} on node ${h.node}\n${h.text}`
+              ? `# ${what} ${src.node ? 'on' : 'from outside the cluster, arriving on eth0 of'} node ${h.node}\n${h.text}`
               : `\n# arrives at node ${h.node} over the underlay\n${h.text}`,
           )
           .join(''),

@@ -11,6 +11,7 @@
  * Stability: this file is the contract other packages wire against. Add, never change.
  */
 import type { Clock, Rng } from '@calilab/kit'
+import type { BpfNote } from '../core/bpf/index.ts'
 import type { Conntrack } from '../core/conntrack/index.ts'
 import type { IpSetStore, Netfilter, TraceStep } from '../core/netfilter/index.ts'
 import type { TcProgram } from './tc.ts'
@@ -218,12 +219,40 @@ export type PacketTraceStep =
   | { kind: 'conntrack'; ns: string; state: string; nat?: string }
   | { kind: 'route'; ns: string; decision: 'local' | 'forward' | 'drop'; dev?: string; via?: number; route?: string }
   | { kind: 'tx'; ns: string; dev: string; summary: string }
-  | { kind: 'encap'; ns: string; dev: string; outerSrc: number; outerDst: number; mode: 'ipip' | 'vxlan' | 'wireguard' }
-  | { kind: 'decap'; ns: string; dev: string; mode: 'ipip' | 'vxlan' | 'wireguard' }
+  /** `port`: the outer UDP destination port (WireGuard). */
+  | {
+      kind: 'encap'
+      ns: string
+      dev: string
+      outerSrc: number
+      outerDst: number
+      mode: 'ipip' | 'vxlan' | 'wireguard'
+      port?: number
+    }
+  /** `outerSrc`/`port`: the sending peer's address and UDP port (WireGuard). */
+  | { kind: 'decap'; ns: string; dev: string; mode: 'ipip' | 'vxlan' | 'wireguard'; outerSrc?: number; port?: number }
   | { kind: 'underlay'; ns: string; nextHop: number }
   | { kind: 'deliver'; ns: string; proto: number; port: number; socket: boolean }
   | { kind: 'drop'; ns: string; reason: DropReason; detail?: string }
   | { kind: 'icmp-error'; ns: string; type: number; code: number }
+  /**
+   * A tc program (eBPF dataplane) on `dev`: the packet it saw (`summary`), what it did (`notes`),
+   * its decision and, for pass/redirect, the packet after (`after`); redirect: out of `to` via `via`.
+   */
+  | {
+      kind: 'tc'
+      ns: string
+      dev: string
+      dir: 'ingress' | 'egress'
+      program: string
+      summary: string
+      notes: BpfNote[]
+      action: 'unchanged' | 'pass' | 'redirect' | 'drop'
+      after?: string
+      to?: string
+      via?: number
+      reason?: string
+    }
 
 export interface PacketOptions {
   /** Collect steps into this array (`calilab trace`). */

@@ -21,11 +21,11 @@ export function bpfEnv(ns: Netns): BpfEnv {
 }
 
 export function hepProgram(p: BpfProgram): TcProgram {
-  return { ingress: (pkt) => p.fromHep(pkt), egress: (pkt) => p.toHost(pkt) }
+  return { name: 'host endpoint', ingress: (pkt, _d, n) => p.fromHep(pkt, n), egress: (pkt, _d, n) => p.toHost(pkt, n) }
 }
 
 export function wepProgram(p: BpfProgram): TcProgram {
-  return { ingress: (pkt) => p.fromWep(pkt), egress: (pkt) => p.toHost(pkt) }
+  return { name: 'workload', ingress: (pkt, _d, n) => p.fromWep(pkt, n), egress: (pkt, _d, n) => p.toHost(pkt, n) }
 }
 
 /** Whether a link of the root namespace gets a program: the host interface and workload veths. */

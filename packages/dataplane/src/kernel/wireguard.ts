@@ -261,7 +261,8 @@ export class WireguardDevice {
     const outer = buildUdp({ src, dst: p.endpoint, sport: this.port, dport: p.port, payload: msg, df: false })
     p.txPackets++
     p.txBytes += outer.length
-    trace?.push({ kind: 'encap', ns, dev: this.dev, outerSrc: src, outerDst: p.endpoint, mode: 'wireguard' })
+    const mode = 'wireguard'
+    trace?.push({ kind: 'encap', ns, dev: this.dev, outerSrc: src, outerDst: p.endpoint, mode, port: p.port })
     return this.hooks.underlayOut(outer, p.endpoint, trace)
   }
 
@@ -300,7 +301,7 @@ export class WireguardDevice {
     p.rxBytes += pkt.length
     // Roaming: the peer's endpoint follows where its authenticated packets come from.
     if (v.src !== p.endpoint) p.endpoint = v.src
-    trace?.push({ kind: 'decap', ns, dev: this.dev, mode: 'wireguard' })
+    trace?.push({ kind: 'decap', ns, dev: this.dev, mode: 'wireguard', outerSrc: v.src, port: v.sport })
     return this.hooks.deliver(inner, this.dev, trace)
   }
 

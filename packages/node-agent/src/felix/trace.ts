@@ -17,6 +17,7 @@ import {
 } from '@calilab/dataplane'
 import { formatIPv4, parseIPv4 } from '@calilab/model'
 import { chainNames as N, type PolicyState } from '../core/policy/index.ts'
+import { formatDecap, formatEncap, formatTcStep, isQuietTc } from './trace-tc.ts'
 
 // ---------------------------------------------------------------------------------------------
 // Chain names → owners
@@ -224,6 +225,9 @@ const DROP_TEXT: Record<string, string> = {
   NO_UNDERLAY: 'no underlay to the next node',
   PARSE_ERROR: 'a malformed packet',
   BAD_CHECKSUM: 'a bad checksum',
+  TC_DROP: 'the eBPF tc program dropped it',
+  WG_NO_PEER: 'no WireGuard peer owns the destination',
+  WG_AUTH: 'a WireGuard message that did not authenticate (unknown peer, replay, bad tag or source not allowed)',
 }
 
 function specLine(s: TraceSpec): string {
@@ -295,7 +299,10 @@ export function explain(
   }
   if (drop && drop.kind === 'drop') {
     const d = DROP_TEXT[drop.reason] ?? drop.reason
-    return { verdict: 'dropped', reason: `dropped in ${drop.ns}: ${d}${drop.detail ? ` (${drop.detail})` : ''}` }
+    return {
+      verdict: 'dropped',
+      reason: `dropped in ${drop.ns || 'root'}: ${d}${drop.detail ? ` (${drop.detail})` : ''}`,
+    }
   }
   // Allowed: who accepted it, per endpoint chain.
   const allowedBy: string[] = []
@@ -396,10 +403,13 @@ export function formatTrace(
         )
         break
       case 'encap':
-        out.push(`${nsOf(s)} ${s.mode} encap on ${s.dev}: ${formatIPv4(s.outerSrc)} -> ${formatIPv4(s.outerDst)}`)
+        out.push(formatEncap(s, nsOf(s)))
         break
       case 'decap':
-        out.push(`${nsOf(s)} ${s.mode} decap on ${s.dev}`)
+        out.push(formatDecap(s, nsOf(s)))
+        break
+      case 'tc':
+        if (o.verbose || !isQuietTc(s)) out.push(...formatTcStep(s, nsOf(s)))
         break
       case 'underlay':
         out.push(`${nsOf(s)} to the underlay, next hop ${formatIPv4(s.nextHop)}`)

@@ -34,6 +34,7 @@ import {
 import {
   BPF_NODEPORT_VNI,
   type BpfCtEntry,
+  type BpfCtType,
   type BpfMaps,
   CT_FLAG_DSR_FWD,
   CT_FLAG_EXT_LOCAL,
@@ -71,6 +72,37 @@ export interface BpfEnv {
 
 type From = 'hep' | 'wep' | 'host'
 
+/**
+ * One thing a program did to a packet, in order, for `calilab trace` (collected only when a trace
+ * passes an array). Addresses are host-order u32.
+ */
+export type BpfNote =
+  /** A NodePort-tunnel VXLAN packet from node `from` (forwarded, or a Tunnel-mode reply), decapsulated. */
+  | { kind: 'tunnel-in'; from: number; vni: number }
+  /** A conntrack hit (an established flow). */
+  | { kind: 'ct'; type: BpfCtType; flags: number; tunIp: number }
+  /** New flow to a NAT frontend: the backend chosen, and the node it is on (0: this node or unknown). */
+  | {
+      kind: 'frontend'
+      addr: number
+      port: number
+      proto: number
+      backend: number
+      backendPort: number
+      count: number
+      node: number
+      extLocal: boolean
+    }
+  /** No conntrack entry and no frontend for the destination. */
+  | { kind: 'no-frontend'; addr: number; port: number; proto: number }
+  /** Mid-connection TCP without an entry: opened before the programs, the kernel keeps it. */
+  | { kind: 'kernel' }
+  | { kind: 'nat'; field: 'dst' | 'src'; from: number; fromPort: number; to: number; toPort: number }
+  /** Encapsulated in VXLAN to `to`: the original packet to the backend's node, or a reply back. */
+  | { kind: 'tunnel-out'; to: number; reply: boolean }
+  /** DSR: the reply leaves this node straight to the client. */
+  | { kind: 'dsr'; to: number }
+
 const MISS = Symbol('miss')
 const ZERO_MAC = new Uint8Array(6)
 
@@ -95,6 +127,8 @@ export class BpfProgram {
   readonly cfg: BpfConfig
   private readonly env: BpfEnv
   private readonly v = new PacketView()
+  /** The current call's trace notes (set by each entry point). */
+  private notes: BpfNote[] | undefined = undefined
   /** Counters by outcome (`calico-node -bpf counters`-like). */
   readonly stats = { nat: 0, encap: 0, decap: 0, revNat: 0, dsr: 0, drops: 0 }
 
@@ -105,8 +139,9 @@ export class BpfProgram {
   }
 
   /** tc ingress on a host interface. */
-  fromHep(pkt: Uint8Array): TcVerdict | undefined {
+  fromHep(pkt: Uint8Array, notes?: BpfNote[]): TcVerdict | undefined {
     const v = this.v
+    this.notes = notes
     if (parsePacket(pkt, v) !== 'ok' || !v.hasL4) return undefined
     let tunIp = 0
     let p = pkt
@@ -116,6 +151,7 @@ export class BpfProgram {
         tunIp = v.src
         p = pkt.slice(x.innerOff, x.innerOff + x.innerLen)
         this.stats.decap++
+        notes?.push({ kind: 'tunnel-in', from: tunIp, vni: x.vni })
         if (parsePacket(p, v) !== 'ok' || !v.hasL4) return this.drop('bad inner packet')
       }
     }
@@ -126,8 +162,9 @@ export class BpfProgram {
   }
 
   /** tc ingress on a workload's veth (host side). */
-  fromWep(pkt: Uint8Array): TcVerdict | undefined {
+  fromWep(pkt: Uint8Array, notes?: BpfNote[]): TcVerdict | undefined {
     const v = this.v
+    this.notes = notes
     if (parsePacket(pkt, v) !== 'ok' || !v.hasL4) return undefined
     if (v.proto !== IPPROTO_TCP && v.proto !== IPPROTO_UDP) return undefined
     const r = this.established(v, pkt, 'wep')
@@ -136,8 +173,9 @@ export class BpfProgram {
   }
 
   /** tc egress: connections the host opens to a service (no connect-time load balancer here). */
-  toHost(pkt: Uint8Array): TcVerdict | undefined {
+  toHost(pkt: Uint8Array, notes?: BpfNote[]): TcVerdict | undefined {
     const v = this.v
+    this.notes = notes
     if (parsePacket(pkt, v) !== 'ok' || !v.hasL4) return undefined
     if (v.proto !== IPPROTO_TCP && v.proto !== IPPROTO_UDP) return undefined
     if (!this.env.isLocal(v.src)) return undefined
@@ -171,20 +209,23 @@ export class BpfProgram {
     const isClient = v.src === e.clientIp && v.sport === e.clientPort
     if (e.type === 'NAT_FWD') {
       if (!isClient) return undefined
-      if (e.flags & CT_FLAG_NP_FWD) return this.encap(p, v, e.tunIp)
-      rewriteDst(v, e.backendIp, e.backendPort)
+      this.notes?.push({ kind: 'ct', type: e.type, flags: e.flags, tunIp: e.tunIp })
+      if (e.flags & CT_FLAG_NP_FWD) return this.encap(p, v, e.tunIp, false)
+      this.nat(v, 'dst', e.backendIp, e.backendPort)
       this.stats.nat++
       return from === 'host' ? this.route(p, v.dst) : { act: 'pass', pkt: p }
     }
     if (e.type !== 'NAT_REV' || v.src !== e.backendIp || v.sport !== e.backendPort) return undefined
+    this.notes?.push({ kind: 'ct', type: e.type, flags: e.flags, tunIp: e.tunIp })
     // A reply from the backend.
     if (e.tunIp !== 0 && from === 'wep') {
-      if ((e.flags & CT_FLAG_DSR_FWD) === 0) return this.encap(p, v, e.tunIp)
-      rewriteSrc(v, e.origIp, e.origPort)
+      if ((e.flags & CT_FLAG_DSR_FWD) === 0) return this.encap(p, v, e.tunIp, true)
+      this.nat(v, 'src', e.origIp, e.origPort)
+      this.notes?.push({ kind: 'dsr', to: v.dst })
       this.stats.dsr++
       return this.route(p, v.dst)
     }
-    rewriteSrc(v, e.origIp, e.origPort)
+    this.nat(v, 'src', e.origIp, e.origPort)
     this.stats.revNat++
     if (e.flags & CT_FLAG_NP_FWD) return this.route(p, v.dst)
     return { act: 'pass', pkt: p }
@@ -196,9 +237,15 @@ export class BpfProgram {
     const maps = this.maps
     const anyLocal = tunIp !== 0 || (from === 'hep' && this.env.isLocal(v.dst))
     const fe = maps.lookupFrontend(v.dst, v.dport, v.proto, anyLocal)
-    if (fe === undefined) return tunIp ? this.drop('tunnelled packet without a frontend') : undefined
+    if (fe === undefined) {
+      this.notes?.push({ kind: 'no-frontend', addr: v.dst, port: v.dport, proto: v.proto })
+      return tunIp ? this.drop('tunnelled packet without a frontend') : undefined
+    }
     // Mid-connection TCP without an entry: opened before the programs; the kernel keeps it.
-    if (v.proto === IPPROTO_TCP && (v.tcpFlags & (TCP_SYN | TCP_ACK)) !== TCP_SYN && !tunIp) return undefined
+    if (v.proto === IPPROTO_TCP && (v.tcpFlags & (TCP_SYN | TCP_ACK)) !== TCP_SYN && !tunIp) {
+      this.notes?.push({ kind: 'kernel' })
+      return undefined
+    }
     const h = flowHash5(v.proto, v.src, v.sport, v.dst, v.dport)
     const extLocal = (fe.flags & NAT_FLG_EXTERNAL_LOCAL) !== 0 && from === 'hep' && tunIp === 0
     let be: NatBackend | undefined
@@ -210,6 +257,17 @@ export class BpfProgram {
     if (be === undefined) return this.drop(extLocal || tunIp ? 'no local backend' : 'no backend')
     const remote = from === 'hep' && tunIp === 0 && !maps.isLocalWorkload(be.addr)
     const nextHop = remote ? (maps.routes.get(be.addr)?.nextHop ?? 0) : 0
+    this.notes?.push({
+      kind: 'frontend',
+      node: maps.isLocalWorkload(be.addr) ? 0 : (maps.routes.get(be.addr)?.nextHop ?? 0),
+      addr: v.dst,
+      port: v.dport,
+      proto: v.proto,
+      backend: be.addr,
+      backendPort: be.port,
+      count: fe.count,
+      extLocal,
+    })
     let flags = extLocal ? CT_FLAG_EXT_LOCAL : 0
     if (nextHop !== 0) flags |= CT_FLAG_NP_FWD
     if (tunIp !== 0 && this.cfg.mode === 'DSR') flags |= CT_FLAG_DSR_FWD
@@ -233,8 +291,8 @@ export class BpfProgram {
     const rev: BpfCtEntry = { ...base, type: 'NAT_REV', tunIp, revKey: fwdKey }
     maps.ct.set(fwdKey, fwd)
     maps.ct.set(revKey, rev)
-    if (nextHop !== 0) return this.encap(p, v, nextHop)
-    rewriteDst(v, be.addr, be.port)
+    if (nextHop !== 0) return this.encap(p, v, nextHop, false)
+    this.nat(v, 'dst', be.addr, be.port)
     this.stats.nat++
     return from === 'host' ? this.route(p, v.dst) : { act: 'pass', pkt: p }
   }
@@ -251,7 +309,16 @@ export class BpfProgram {
 
   // ------------------------------------------------------------------ actions
 
-  private encap(p: Uint8Array, v: PacketView, node: number): TcVerdict {
+  /** Rewrites the destination (DNAT) or source (reverse NAT) in place. */
+  private nat(v: PacketView, field: 'dst' | 'src', ip: number, port: number): void {
+    const [from, fromPort] = field === 'dst' ? [v.dst, v.dport] : [v.src, v.sport]
+    this.notes?.push({ kind: 'nat', field, from, fromPort, to: ip, toPort: port })
+    if (field === 'dst') rewriteDst(v, ip, port)
+    else rewriteSrc(v, ip, port)
+  }
+
+  private encap(p: Uint8Array, v: PacketView, node: number, reply: boolean): TcVerdict {
+    this.notes?.push({ kind: 'tunnel-out', to: node, reply })
     const outer = encapVxlan(
       {
         src: this.cfg.nodeIp,
