@@ -357,5 +357,7 @@ const CONVERSIONS: Readonly<Record<string, VersionConversion>> = {
 
 /** The conversion for `group/version/Kind`, when that version is not the stored shape. */
 export function versionConversion(r: { group: string; version: string; kind: string }): VersionConversion | undefined {
+  // Called for every object served (lists, watch events): most kinds leave at the first compare.
+  if (r.group !== 'autoscaling') return undefined
   return CONVERSIONS[`${r.group}/${r.version}/${r.kind}`]
 }
