@@ -45,12 +45,17 @@ function cpuMetric(utilization: unknown): Obj {
 }
 
 // ---- v2 MetricSpec / MetricStatus <-> v1 (v2beta1-shaped) ----
+// A spec's metric holds a `target` (v1: `target*` fields), a status's a `current` (v1: `current*`
+// fields, where v1 requires the values: '0' when v2 has none). The shapes are otherwise the same.
 
-function metricSpecToV1(m: Obj): Obj {
+type Side = 'target' | 'current'
+
+function metricToV1(m: Obj, side: Side): Obj {
   const out: Obj = { type: m['type'] }
   const src = (k: string) => rec(m[k])
-  const target = (k: string) => rec(src(k)['target'])
+  const val = (k: string) => rec(src(k)[side])
   const metric = (k: string) => rec(src(k)['metric'])
+  const zero = side === 'current' ? '0' : undefined
   switch (m['type']) {
     case 'Resource':
     case 'ContainerResource': {
@@ -58,8 +63,8 @@ function metricSpecToV1(m: Obj): Obj {
       out[k] = pick({
         name: src(k)['name'],
         container: src(k)['container'],
-        targetAverageUtilization: target(k)['averageUtilization'],
-        targetAverageValue: target(k)['averageValue'],
+        [`${side}AverageUtilization`]: val(k)['averageUtilization'],
+        [`${side}AverageValue`]: val(k)['averageValue'] ?? zero,
       })
       break
     }
@@ -67,7 +72,7 @@ function metricSpecToV1(m: Obj): Obj {
       out['pods'] = pick({
         metricName: metric('pods')['name'],
         selector: metric('pods')['selector'],
-        targetAverageValue: target('pods')['averageValue'],
+        [`${side}AverageValue`]: val('pods')['averageValue'] ?? zero,
       })
       break
     case 'Object':
@@ -75,38 +80,39 @@ function metricSpecToV1(m: Obj): Obj {
         target: src('object')['describedObject'],
         metricName: metric('object')['name'],
         selector: metric('object')['selector'],
-        targetValue: target('object')['value'],
-        averageValue: target('object')['averageValue'],
+        [`${side}Value`]: val('object')['value'] ?? zero,
+        averageValue: val('object')['averageValue'],
       })
       break
     case 'External':
       out['external'] = pick({
         metricName: metric('external')['name'],
         metricSelector: metric('external')['selector'],
-        targetValue: target('external')['value'],
-        targetAverageValue: target('external')['averageValue'],
+        [`${side}Value`]: val('external')['value'] ?? zero,
+        [`${side}AverageValue`]: val('external')['averageValue'],
       })
       break
   }
   return out
 }
 
-function metricSpecFromV1(m: Obj): Obj {
+function metricFromV1(m: Obj, side: Side): Obj {
   const out: Obj = { type: m['type'] }
   const ident = (name: unknown, selector: unknown) => pick({ name, selector })
+  // A spec's target says which of its values counts; a status's current has no type.
+  const held = (type: string, values: Obj): Obj => (side === 'target' ? pick({ type, ...values }) : pick(values))
   switch (m['type']) {
     case 'Resource':
     case 'ContainerResource': {
       const k = m['type'] === 'Resource' ? 'resource' : 'containerResource'
       const s = rec(m[k])
-      const util = s['targetAverageUtilization']
+      const util = s[`${side}AverageUtilization`]
       out[k] = pick({
         name: s['name'],
         container: s['container'],
-        target: pick({
-          type: util === undefined ? 'AverageValue' : 'Utilization',
+        [side]: held(util === undefined ? 'AverageValue' : 'Utilization', {
           averageUtilization: util,
-          averageValue: s['targetAverageValue'],
+          averageValue: s[`${side}AverageValue`],
         }),
       })
       break
@@ -115,7 +121,7 @@ function metricSpecFromV1(m: Obj): Obj {
       const s = rec(m['pods'])
       out['pods'] = {
         metric: ident(s['metricName'], s['selector']),
-        target: pick({ type: 'AverageValue', averageValue: s['targetAverageValue'] }),
+        [side]: held('AverageValue', { averageValue: s[`${side}AverageValue`] }),
       }
       break
     }
@@ -124,9 +130,8 @@ function metricSpecFromV1(m: Obj): Obj {
       out['object'] = pick({
         describedObject: s['target'],
         metric: ident(s['metricName'], s['selector']),
-        target: pick({
-          type: s['averageValue'] === undefined ? 'Value' : 'AverageValue',
-          value: s['targetValue'],
+        [side]: held(s['averageValue'] === undefined ? 'Value' : 'AverageValue', {
+          value: s[`${side}Value`],
           averageValue: s['averageValue'],
         }),
       })
@@ -136,100 +141,10 @@ function metricSpecFromV1(m: Obj): Obj {
       const s = rec(m['external'])
       out['external'] = {
         metric: ident(s['metricName'], s['metricSelector']),
-        target: pick({
-          type: s['targetValue'] === undefined ? 'AverageValue' : 'Value',
-          value: s['targetValue'],
-          averageValue: s['targetAverageValue'],
+        [side]: held(s[`${side}Value`] === undefined ? 'AverageValue' : 'Value', {
+          value: s[`${side}Value`],
+          averageValue: s[`${side}AverageValue`],
         }),
-      }
-      break
-    }
-  }
-  return out
-}
-
-function metricStatusToV1(m: Obj): Obj {
-  const out: Obj = { type: m['type'] }
-  const src = (k: string) => rec(m[k])
-  const cur = (k: string) => rec(src(k)['current'])
-  const metric = (k: string) => rec(src(k)['metric'])
-  switch (m['type']) {
-    case 'Resource':
-    case 'ContainerResource': {
-      const k = m['type'] === 'Resource' ? 'resource' : 'containerResource'
-      out[k] = pick({
-        name: src(k)['name'],
-        container: src(k)['container'],
-        currentAverageUtilization: cur(k)['averageUtilization'],
-        currentAverageValue: cur(k)['averageValue'] ?? '0',
-      })
-      break
-    }
-    case 'Pods':
-      out['pods'] = pick({
-        metricName: metric('pods')['name'],
-        selector: metric('pods')['selector'],
-        currentAverageValue: cur('pods')['averageValue'] ?? '0',
-      })
-      break
-    case 'Object':
-      out['object'] = pick({
-        target: src('object')['describedObject'],
-        metricName: metric('object')['name'],
-        selector: metric('object')['selector'],
-        currentValue: cur('object')['value'] ?? '0',
-        averageValue: cur('object')['averageValue'],
-      })
-      break
-    case 'External':
-      out['external'] = pick({
-        metricName: metric('external')['name'],
-        metricSelector: metric('external')['selector'],
-        currentValue: cur('external')['value'] ?? '0',
-        currentAverageValue: cur('external')['averageValue'],
-      })
-      break
-  }
-  return out
-}
-
-function metricStatusFromV1(m: Obj): Obj {
-  const out: Obj = { type: m['type'] }
-  const ident = (name: unknown, selector: unknown) => pick({ name, selector })
-  switch (m['type']) {
-    case 'Resource':
-    case 'ContainerResource': {
-      const k = m['type'] === 'Resource' ? 'resource' : 'containerResource'
-      const s = rec(m[k])
-      out[k] = pick({
-        name: s['name'],
-        container: s['container'],
-        current: pick({ averageUtilization: s['currentAverageUtilization'], averageValue: s['currentAverageValue'] }),
-      })
-      break
-    }
-    case 'Pods': {
-      const s = rec(m['pods'])
-      out['pods'] = {
-        metric: ident(s['metricName'], s['selector']),
-        current: pick({ averageValue: s['currentAverageValue'] }),
-      }
-      break
-    }
-    case 'Object': {
-      const s = rec(m['object'])
-      out['object'] = pick({
-        describedObject: s['target'],
-        metric: ident(s['metricName'], s['selector']),
-        current: pick({ value: s['currentValue'], averageValue: s['averageValue'] }),
-      })
-      break
-    }
-    case 'External': {
-      const s = rec(m['external'])
-      out['external'] = {
-        metric: ident(s['metricName'], s['metricSelector']),
-        current: pick({ value: s['currentValue'], averageValue: s['currentAverageValue'] }),
       }
       break
     }
@@ -269,10 +184,11 @@ export function hpaToV1(o: KubeObject): KubeObject {
   const cpu = metrics.find((m) => m['type'] === 'Resource' && rec(m['resource'])['name'] === 'cpu')
   const cpuTarget = rec(rec(cpu?.['resource'])['target'])['averageUtilization']
   if (cpuTarget !== undefined) outSpec['targetCPUUtilizationPercentage'] = cpuTarget
-  const other = metrics.filter((m) => !isCpuUtilization(m)).map(metricSpecToV1)
+  const other = metrics.filter((m) => !isCpuUtilization(m)).map((m) => metricToV1(m, 'target'))
   if (other.length) annotations[HPA_METRICS_ANNOTATION] = JSON.stringify(other)
   const current = list(status['currentMetrics'])
-  if (current.length) annotations[HPA_CURRENT_METRICS_ANNOTATION] = JSON.stringify(current.map(metricStatusToV1))
+  if (current.length)
+    annotations[HPA_CURRENT_METRICS_ANNOTATION] = JSON.stringify(current.map((m) => metricToV1(m, 'current')))
   if (spec['behavior'] !== undefined) annotations[HPA_BEHAVIOR_ANNOTATION] = JSON.stringify(spec['behavior'])
   const conditions = list(status['conditions'])
   if (conditions.length) annotations[HPA_CONDITIONS_ANNOTATION] = JSON.stringify(conditions)
@@ -308,7 +224,7 @@ export function hpaFromV1(o: KubeObject): KubeObject {
     minReplicas: spec['minReplicas'],
     maxReplicas: spec['maxReplicas'],
   })
-  const metrics: Obj[] = list(parseAnnotation(ann, HPA_METRICS_ANNOTATION)).map(metricSpecFromV1)
+  const metrics: Obj[] = list(parseAnnotation(ann, HPA_METRICS_ANNOTATION)).map((m) => metricFromV1(m, 'target'))
   const cpu = spec['targetCPUUtilizationPercentage']
   if (cpu !== undefined && cpu !== null) metrics.push(cpuMetric(cpu))
   // autoscaling/v1's implicit default, made explicit (the v1 controller used to apply it).
@@ -329,7 +245,7 @@ export function hpaFromV1(o: KubeObject): KubeObject {
     ]
   }
   const current = parseAnnotation(ann, HPA_CURRENT_METRICS_ANNOTATION)
-  if (Array.isArray(current)) outStatus['currentMetrics'] = list(current).map(metricStatusFromV1)
+  if (Array.isArray(current)) outStatus['currentMetrics'] = list(current).map((m) => metricFromV1(m, 'current'))
   const conditions = parseAnnotation(ann, HPA_CONDITIONS_ANNOTATION)
   if (Array.isArray(conditions)) outStatus['conditions'] = conditions
 
