@@ -156,27 +156,17 @@ const ROWS: readonly Row[] = Object.freeze([
   { g: 'batch', v: 'v1', kind: 'Job', plural: 'jobs', ns: true, cat: ['all'], sub: ['status'] },
   { g: 'batch', v: 'v1', kind: 'CronJob', plural: 'cronjobs', ns: true, short: ['cj'], cat: ['all'], sub: ['status'] },
   { g: 'discovery.k8s.io', v: 'v1', kind: 'EndpointSlice', plural: 'endpointslices', ns: true },
-  {
+  // v2 (preferred) and v1, both from the same stored (v2) objects: the API server converts.
+  ...['v2', 'v1'].map((v) => ({
     g: 'autoscaling',
-    v: 'v2',
+    v,
     kind: 'HorizontalPodAutoscaler',
     plural: 'horizontalpodautoscalers',
     ns: true,
     short: ['hpa'],
     cat: ['all'],
     sub: ['status'],
-  },
-  // Served too, from the same stored (v2) objects: the API server converts (v2 stays preferred).
-  {
-    g: 'autoscaling',
-    v: 'v1',
-    kind: 'HorizontalPodAutoscaler',
-    plural: 'horizontalpodautoscalers',
-    ns: true,
-    short: ['hpa'],
-    cat: ['all'],
-    sub: ['status'],
-  },
+  })),
   // networking.k8s.io/v1
   { g: 'networking.k8s.io', v: 'v1', kind: 'NetworkPolicy', plural: 'networkpolicies', ns: true, short: ['netpol'] },
   { g: 'networking.k8s.io', v: 'v1', kind: 'Ingress', plural: 'ingresses', ns: true, short: ['ing'], sub: ['status'] },
